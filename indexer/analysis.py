@@ -1,0 +1,408 @@
+"""The Vietnamese analysis pipeline.
+
+Text is analysed by small named steps joined with ``|``, Whoosh style::
+
+    VietnameseTokenizer()          # ICU word break -> syllables, plus whole codes "24-qđ/tw"
+    | LowercaseFilter()            # "Tỉnh" -> "tỉnh"
+    | ToneMarkFilter()             # one tone placement: "uỷ" -> "ủy", "hoà" -> "hòa"
+    | SpellingVariantFilter()      # i/y after a consonant: "kỹ" -> "kĩ", "lý" -> "lí"
+    | FoldDiacriticsFilter()       # optional: "đảng" -> "dang"
+    | SyllableBigramFilter()       # optional: "sinh hoạt chi bộ" -> "sinh hoạt", "hoạt chi", ...
+
+Every step keeps ``pos``, ``startchar`` and ``endchar`` of the original text, so hits can be
+highlighted in the text as it was written.
+
+Per-syllable transforms are memoised: Vietnamese has only a few thousand distinct syllables, so
+after the first documents nearly every lookup is a dictionary hit.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import OrderedDict
+from functools import lru_cache
+from typing import Iterator, NamedTuple
+
+import icu
+from whoosh.analysis import Filter, LowercaseFilter, Token, Tokenizer
+
+# Bump whenever the tokens produced for a text change: indexes record it and refuse to open
+# under another version, since their terms would no longer match the queries.
+ANALYZER_VERSION = "vi-4"
+
+# --------------------------------------------------------------------------------------------
+# Syllable-level transforms (pure functions, memoised, tested on their own)
+# --------------------------------------------------------------------------------------------
+
+TONE_MARKS = {"\u0300", "\u0301", "\u0303", "\u0309", "\u0323"}  # huyền sắc ngã hỏi nặng
+_VOWELS = set("aăâeêioôơuưy")
+_MARKED_VOWELS = set("ăâêôơư")
+_FINAL_CONSONANTS = {"", "c", "ch", "m", "n", "ng", "nh", "p", "t"}
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
+
+
+def _split_syllable(base: str) -> tuple[str, str, str] | None:
+    """Split a toneless lowercase syllable into onset, vowel cluster and final consonant.
+
+    Returns None where the word is not shaped like a Vietnamese syllable ("café", "online").
+    """
+    i = 0
+    while i < len(base) and base[i] not in _VOWELS:
+        i += 1
+    onset_end = i
+    # "qu" and "gi" followed by another vowel: the u / i belongs to the onset ("quý", "giữ").
+    if base[:i] in ("q", "g") and i + 1 < len(base) and base[i] in "ui" and base[i + 1] in _VOWELS:
+        if (base[:i], base[i]) in (("q", "u"), ("g", "i")):
+            onset_end = i + 1
+    j = onset_end
+    while j < len(base) and base[j] in _VOWELS:
+        j += 1
+    onset, nucleus, final = base[:onset_end], base[onset_end:j], base[j:]
+    if not nucleus or final not in _FINAL_CONSONANTS or len(nucleus) > 3:
+        return None
+    if not all(c.isalpha() for c in onset):
+        return None
+    return onset, nucleus, final
+
+
+def _tone_index(nucleus: str, has_final: bool) -> int:
+    """Which vowel of the nucleus carries the tone in the traditional placement."""
+    if "ươ" in nucleus:
+        return nucleus.index("ơ")
+    marked = [k for k, c in enumerate(nucleus) if c in _MARKED_VOWELS]
+    if marked:
+        return marked[-1]
+    if has_final or len(nucleus) == 1:
+        return len(nucleus) - 1
+    if len(nucleus) == 3:
+        return 1
+    # An open pair takes the tone on its first vowel in the traditional placement: "hòa", "ủy",
+    # "khỏe" (the "new" placement writes "hoà", "uỷ", "khoẻ"), as it does in "hài", "mùa", "nghĩa".
+    return 0
+
+
+@lru_cache(maxsize=200_000)
+def canonical_tone(syllable: str) -> str:
+    """Place the tone mark of a lowercase syllable in one canonical (traditional) position.
+
+    "hoà", "uỷ", "thuỷ", "khoẻ" (the "new" placement) become "hòa", "ủy", "thủy", "khỏe". The
+    traditional placement is the canonical one because it is what most text and most keyboard
+    defaults produce. Words not shaped like a Vietnamese syllable are returned unchanged.
+    """
+    decomposed = unicodedata.normalize("NFD", syllable)
+    tones = [c for c in decomposed if c in TONE_MARKS]
+    if len(tones) != 1:
+        return syllable
+    base = unicodedata.normalize("NFC", "".join(c for c in decomposed if c not in TONE_MARKS))
+    parts = _split_syllable(base)
+    if parts is None:
+        return syllable
+    onset, nucleus, final = parts
+    at = len(onset) + _tone_index(nucleus, bool(final))
+    placed = base[: at + 1] + tones[0] + base[at + 1 :]
+    return unicodedata.normalize("NFC", placed)
+
+
+@lru_cache(maxsize=200_000)
+def canonical_spelling(syllable: str) -> str:
+    """Write a final "y" after a consonant as "i", so that kỹ/kĩ, lý/lí, quý/quí, mỹ/mĩ match.
+
+    Both spellings are in use (the 1984 and 2018 school rules differ); a lone "y" ("ý kiến")
+    and "y" in a vowel pair ("tay", "thủy") are left alone.
+    """
+    decomposed = unicodedata.normalize("NFD", syllable)
+    base = "".join(c for c in decomposed if c not in TONE_MARKS)
+    if len(base) < 2 or not base.endswith("y"):
+        return syllable
+    parts = _split_syllable(unicodedata.normalize("NFC", base))
+    if parts is None or parts[1] != "y" or not parts[0]:
+        return syllable
+    return unicodedata.normalize("NFC", decomposed.replace("y", "i"))
+
+
+class _IcuTransliterator:
+    """A picklable holder for an ICU transliterator (ICU objects cannot be pickled)."""
+
+    def __init__(self, rules: str) -> None:
+        self.rules = rules
+        self._instance = None
+
+    def __call__(self, text: str) -> str:
+        if self._instance is None:
+            self._instance = icu.Transliterator.createInstance(self.rules)
+        return self._instance.transliterate(text)
+
+    def __getstate__(self) -> dict:
+        return {"rules": self.rules, "_instance": None}
+
+
+# Latin-ASCII after mark removal is what turns "đ" into "d": removing marks alone keeps "đ".
+_fold_transliterator = _IcuTransliterator("NFD; [:Nonspacing Mark:] Remove; NFC; Latin-ASCII")
+
+
+@lru_cache(maxsize=200_000)
+def fold_diacritics(text: str) -> str:
+    """Remove every diacritic and write "đ" as "d": "Đảng bộ" -> "Dang bo"."""
+    if text.isascii():
+        return text
+    return _fold_transliterator(text)
+
+
+def metadata_key(value: str) -> str:
+    """How source and category values are compared: "Dân  Trí" and "dan tri" are one key."""
+    return fold_diacritics(" ".join(value.split()).lower())
+
+
+def normalize_term(word: str) -> str:
+    """A word as the index stores it: lowercase, canonical tone placement, i for final y."""
+    return canonical_spelling(canonical_tone(word.lower()))
+
+
+# --------------------------------------------------------------------------------------------
+# Tokenizer
+# --------------------------------------------------------------------------------------------
+
+
+class RawToken(NamedTuple):
+    """One token found in a text, before any filter."""
+
+    text: str
+    pos: int
+    startchar: int
+    endchar: int
+    compound: bool  # a whole code or number that spans several syllables ("24-QĐ/TW")
+    joined: bool  # only white space separates it from the previous syllable
+
+
+# Codes such as "24-QĐ/TW", "47-CT/TU", "NĐ-CP", "Covid-19", dates "30/7/2021": word characters
+# joined by - / . with no space. Kept whole besides their parts, so they are "searched as
+# written".
+_CODE = re.compile(r"(?<![\w./-])[^\W_]+(?:[-/.][^\W_]+)+(?![\w]|[-/.][^\W_])")
+_NUMBER = re.compile(r"^\d+(?:[.,]\d+)*$")
+
+
+def _looks_like_code(span: str) -> bool:
+    if _NUMBER.match(span):
+        return False  # "4.400" is already one ICU token
+    return any(c.isdigit() or c.isupper() for c in span)
+
+
+class VietnameseTokenizer(Tokenizer):
+    """ICU word breaking at syllable level, with codes and dotted abbreviations also kept whole.
+
+    "Quy định số 24-QĐ/TW" -> "Quy" "định" "số" "24-QĐ/TW" "24" "QĐ" "TW";
+    "TP.HCM" -> "TP.HCM" "TP" "HCM" (so "TP HCM" finds it too); "4.400" stays one token.
+    """
+
+    _CACHE_SIZE = 64
+
+    def __init__(self) -> None:
+        self._breaker = None
+        self._cache: OrderedDict[str, list[RawToken]] = OrderedDict()
+
+    def __getstate__(self) -> dict:
+        return {}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__()
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self)
+
+    def __hash__(self) -> int:
+        return hash(type(self))
+
+    def raw_tokens(self, text: str) -> list[RawToken]:
+        """All tokens of ``text`` (memoised: every field of a document analyses the same text)."""
+        cached = self._cache.get(text)
+        if cached is not None:
+            self._cache.move_to_end(text)
+            return cached
+        tokens = self._tokenize(text)
+        self._cache[text] = tokens
+        if len(self._cache) > self._CACHE_SIZE:
+            self._cache.popitem(last=False)
+        return tokens
+
+    def _icu_words(self, text: str) -> Iterator[tuple[int, int]]:
+        if self._breaker is None:
+            self._breaker = icu.BreakIterator.createWordInstance(icu.Locale("vi"))
+        breaker = self._breaker
+        breaker.setText(text)
+        start = breaker.first()
+        for end in breaker:
+            # Rule status 0 is space and punctuation; letters and numbers are >= 100.
+            if breaker.getRuleStatus() >= 100:
+                yield start, end
+            start = end
+
+    def _tokenize(self, text: str) -> list[RawToken]:
+        syllables: list[tuple[str, int, int]] = []
+        for start, end in self._icu_words(text):
+            word = text[start:end]
+            # ICU keeps "TP.HCM" whole (MidLetter rule): split it into syllables; the whole form
+            # comes back as a code below. Numbers like "4.400" stay whole.
+            if "." in word and not _NUMBER.match(word):
+                offset = start
+                for part in word.split("."):
+                    if part:
+                        syllables.append((part, offset, offset + len(part)))
+                    offset += len(part) + 1
+            else:
+                syllables.append((word, start, end))
+
+        tokens: list[RawToken] = []
+        codes = {m.start(): m for m in _CODE.finditer(text) if _looks_like_code(m.group())}
+        pos = -1
+        prev_end = 0
+        for word, start, end in syllables:
+            gap = text[prev_end:start]
+            # Syllables are neighbours across white space and inside codes ("TP.HCM", "NĐ-CP").
+            joined = pos >= 0 and (gap.isspace() or gap in (".", "-", "/"))
+            pos += 1
+            code = codes.get(start)
+            if code is not None and code.end() > end:
+                tokens.append(RawToken(_clean_token(code.group()), pos, start, code.end(), True, joined))
+            tokens.append(RawToken(_clean_token(word), pos, start, end, False, joined))
+            prev_end = end
+        return tokens
+
+    def __call__(
+        self,
+        value: str,
+        positions: bool = False,
+        chars: bool = False,
+        keeporiginal: bool = False,
+        removestops: bool = True,
+        start_pos: int = 0,
+        start_char: int = 0,
+        tokenize: bool = True,
+        mode: str = "",
+        **kwargs,
+    ) -> Iterator[Token]:
+        token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
+        if not tokenize:
+            token.original = token.text = value
+            token.boost = 1.0
+            token.pos = start_pos
+            token.startchar, token.endchar = start_char, start_char + len(value)
+            token.compound = False
+            token.joined = False
+            yield token
+            return
+        for raw in self.raw_tokens(value):
+            token.text = raw.text
+            if keeporiginal:
+                token.original = raw.text
+            token.boost = 1.0
+            token.stopped = False
+            token.pos = start_pos + raw.pos
+            token.startchar = start_char + raw.startchar
+            token.endchar = start_char + raw.endchar
+            token.compound = raw.compound
+            token.joined = raw.joined
+            yield token
+
+
+def _clean_token(word: str) -> str:
+    """Offset-safe clean-up of one token: NFC, invisible characters dropped.
+
+    The document text is cleaned before indexing (indexer.clean), but the analyzer also sees
+    queries and third-party text, so it does not rely on that.
+    """
+    if not word.isascii():
+        word = unicodedata.normalize("NFC", word.translate(_INVISIBLE))
+    return word
+
+
+# --------------------------------------------------------------------------------------------
+# Filters
+# --------------------------------------------------------------------------------------------
+
+
+class ToneMarkFilter(Filter):
+    """"uỷ" -> "ủy", "hoà" -> "hòa": one tone placement, so both writing styles match."""
+
+    def __call__(self, tokens: Iterator[Token]) -> Iterator[Token]:
+        for t in tokens:
+            if not t.text.isascii():
+                t.text = canonical_tone(t.text)
+            yield t
+
+
+class SpellingVariantFilter(Filter):
+    """"kỹ" -> "kĩ", "lý" -> "lí", "Mỹ" -> "mĩ": the i/y spelling variants match."""
+
+    def __call__(self, tokens: Iterator[Token]) -> Iterator[Token]:
+        for t in tokens:
+            if t.text.endswith(("y", "ý", "ỳ", "ỷ", "ỹ", "ỵ")):
+                t.text = canonical_spelling(t.text)
+            yield t
+
+
+class FoldDiacriticsFilter(Filter):
+    """"đảng viên" -> "dang vien": for people who type without diacritics."""
+
+    def __call__(self, tokens: Iterator[Token]) -> Iterator[Token]:
+        for t in tokens:
+            t.text = fold_diacritics(t.text)
+            yield t
+
+
+class SyllableBigramFilter(Filter):
+    """Adjacent syllables as one term: "sinh hoạt chi bộ" -> "sinh hoạt", "hoạt chi", "chi bộ".
+
+    Vietnamese words are several syllables; a bigram term is matched only where the syllables
+    stand together, which ranks "sinh hoạt chi bộ" above the same syllables scattered, at the
+    cost of a term lookup rather than a positional phrase check. Pairs are not formed across
+    punctuation ("Hà Nội, Huế" has no "nội huế") nor with whole codes.
+    """
+
+    def __call__(self, tokens: Iterator[Token]) -> Iterator[Token]:
+        prev_text = None
+        prev_pos = prev_start = 0
+        for t in tokens:
+            if t.compound:
+                continue
+            text, pos, start = t.text, t.pos, t.startchar
+            if prev_text is not None and t.joined and pos == prev_pos + 1:
+                t.text = prev_text + " " + text
+                t.pos = prev_pos
+                t.startchar = prev_start
+                yield t
+            prev_text, prev_pos, prev_start = text, pos, start
+
+
+# --------------------------------------------------------------------------------------------
+# Analyzers used by the index schema
+# --------------------------------------------------------------------------------------------
+
+# One tokenizer instance for every field, so its memo serves all fields of a document.
+_TOKENIZER = VietnameseTokenizer()
+
+
+def exact_analyzer():
+    """Syllables as written, with case, tone placement and i/y spelling made canonical."""
+    return _TOKENIZER | LowercaseFilter() | ToneMarkFilter() | SpellingVariantFilter()
+
+
+def folded_analyzer():
+    """Syllables without diacritics: "Đảng bộ" -> "dang", "bo"."""
+    return exact_analyzer() | FoldDiacriticsFilter()
+
+
+def bigram_analyzer():
+    """Adjacent canonical syllables: "chi bộ"."""
+    return exact_analyzer() | SyllableBigramFilter()
+
+
+def folded_bigram_analyzer():
+    """Adjacent syllables without diacritics: "chi bo"."""
+    return folded_analyzer() | SyllableBigramFilter()
+
+
+def analyze(text: str, analyzer=None) -> list[str]:
+    """The terms an analyzer makes of ``text`` (a convenience for tests and tools)."""
+    analyzer = analyzer or exact_analyzer()
+    return [t.text for t in analyzer(text, positions=True, chars=True)]

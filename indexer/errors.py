@@ -1,0 +1,37 @@
+"""The errors a user can cause, one type each. The CLI prints their message on one line."""
+
+from __future__ import annotations
+
+
+class VnsearchError(Exception):
+    """Base class: something the user can fix; the message says what and where."""
+
+    exit_code = 1
+
+
+class SourceNotFound(VnsearchError):
+    """A source path (file, folder or glob) given to the indexer does not exist."""
+
+
+class NotAnIndex(VnsearchError):
+    """A directory expected to hold a vnsearch index does not."""
+
+
+class IncompatibleIndex(VnsearchError):
+    """The index was written by another analyzer version or with other settings."""
+
+
+class IndexLocked(VnsearchError):
+    """Another process is writing to the index."""
+
+    exit_code = 4
+
+    def __init__(self, message: str, pid: int | None = None) -> None:
+        super().__init__(message)
+        self.pid = pid
+
+
+class QueryError(VnsearchError):
+    """A query that cannot be searched (it is empty once parsed, or a filter is malformed)."""
+
+    exit_code = 2

@@ -1,0 +1,24 @@
+"""vnsearch: search a Vietnamese news index.
+
+    from search import Index
+    with Index.open(path) as index:
+        for hit in index.search("sinh hoạt chi bộ"):
+            print(hit.title, hit.snippet.plain)
+"""
+
+from indexer.errors import IncompatibleIndex, NotAnIndex, QueryError, VnsearchError
+from search.api import Hit, Index, IndexStats, SearchResults, open_index
+from search.snippets import Snippet
+
+__all__ = [
+    "Hit",
+    "IncompatibleIndex",
+    "Index",
+    "IndexStats",
+    "NotAnIndex",
+    "QueryError",
+    "SearchResults",
+    "Snippet",
+    "VnsearchError",
+    "open_index",
+]

@@ -1,0 +1,271 @@
+"""The public Python API: open an index, search it, read hits with snippets.
+
+    from search import Index
+
+    with Index.open("/path/to/index") as index:
+        for hit in index.search("sinh hoạt chi bộ", limit=5):
+            print(hit.rank, hit.title, hit.date, hit.snippet.plain)
+
+An ``Index`` keeps its Whoosh searcher open between queries (opening one costs far more than a
+query) and checks before each query whether a newer generation has been published by
+``vnsearch update``/``index --rebuild``; if so it switches to it. A search therefore sees the
+index as it was when the search started, old or new, never a mix.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Iterator, Sequence
+
+from whoosh import index as whoosh_index
+from whoosh import query as wq
+
+from indexer.build import IndexSettings, open_generation
+from indexer.errors import NotAnIndex, QueryError
+from indexer.store import Generation, current_generation
+from search.query import ParsedQuery, parse_day, parse_query
+from search.rank import QueryTerms, build_query, scoring
+from search.snippets import Snippet, make_snippet
+
+SEARCHABLE_FIELDS = ("title", "body")
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One ranked result."""
+
+    rank: int
+    id: str
+    score: float
+    title: str
+    snippet: Snippet
+    source: str | None = None
+    date: datetime | None = None
+    category: str | None = None
+    url: str | None = None
+    authors: tuple[str, ...] = ()
+    duplicates: tuple[str, ...] = ()  # ids of exact copies of this article, not shown separately
+    meta: dict = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        """The documented JSON form of a hit (stable keys; snippet with ``<mark>``)."""
+        return {
+            "rank": self.rank,
+            "id": self.id,
+            "score": round(self.score, 4),
+            "title": self.title,
+            "source": self.source,
+            "date": self.date.isoformat() if self.date else None,
+            "category": self.category,
+            "url": self.url,
+            "authors": list(self.authors),
+            "snippet": self.snippet.html,
+            "highlights": self.snippet.marked,
+            "duplicates": list(self.duplicates),
+            "meta": self.meta,
+        }
+
+
+@dataclass(frozen=True)
+class SearchResults:
+    """The hits of one query, with how long it took and how many documents matched."""
+
+    query: str
+    hits: tuple[Hit, ...]
+    total: int
+    took_ms: float
+
+    def __iter__(self) -> Iterator[Hit]:
+        return iter(self.hits)
+
+    def __len__(self) -> int:
+        return len(self.hits)
+
+    def to_json(self) -> dict:
+        return {
+            "query": self.query,
+            "took_ms": round(self.took_ms, 2),
+            "total": self.total,
+            "hits": [h.to_json() for h in self.hits],
+        }
+
+
+@dataclass(frozen=True)
+class IndexStats:
+    """What ``vnsearch stats`` shows."""
+
+    path: str
+    generation: str
+    documents: int
+    fields: tuple[str, ...]
+    size_bytes: int
+    analyzer_version: str
+    package_version: str
+    built_at: str
+    updated_at: str
+    last_run: dict
+    settings: dict
+
+    def to_json(self) -> dict:
+        return {
+            "path": self.path,
+            "generation": self.generation,
+            "documents": self.documents,
+            "fields": list(self.fields),
+            "size_bytes": self.size_bytes,
+            "analyzer_version": self.analyzer_version,
+            "package_version": self.package_version,
+            "built_at": self.built_at,
+            "updated_at": self.updated_at,
+            "last_run": self.last_run,
+            "settings": self.settings,
+        }
+
+
+class Index:
+    """A vnsearch index on disk, opened for searching. Thread-safe for concurrent searches."""
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        self._generation: Generation | None = None
+        self._searcher = None
+        self._manifest: dict = {}
+        self.settings = IndexSettings()
+        self._load(current_generation(self.path))
+
+    @classmethod
+    def open(cls, path: str | os.PathLike) -> "Index":
+        """Open an index built by ``vnsearch index``; NotAnIndex / IncompatibleIndex otherwise."""
+        return cls(path)
+
+    def _load(self, generation: Generation) -> None:
+        _, manifest, settings = open_generation(self.path)
+        try:
+            ix = whoosh_index.open_dir(str(generation.path))
+        except (whoosh_index.EmptyIndexError, OSError) as e:
+            raise NotAnIndex(f"{self.path}: the index files are unreadable ({e}); rebuild it") from None
+        old = self._searcher
+        self._searcher = ix.searcher(weighting=scoring(settings))
+        self._generation, self._manifest, self.settings = generation, manifest, settings
+        if old is not None:
+            old.close()
+
+    def refresh(self) -> bool:
+        """Switch to the newest published generation if there is one; True if it switched."""
+        generation = current_generation(self.path)
+        if generation == self._generation:
+            return False
+        with self._lock:
+            if generation != self._generation:
+                self._load(generation)
+                return True
+        return False
+
+    def close(self) -> None:
+        if self._searcher is not None:
+            self._searcher.close()
+            self._searcher = None
+
+    def __enter__(self) -> "Index":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # ----------------------------------------------------------------------------------------
+
+    def search(
+        self,
+        query: str | ParsedQuery,
+        limit: int = 10,
+        fields: Sequence[str] = SEARCHABLE_FIELDS,
+        require_all: bool = False,
+        snippet_chars: int = 240,
+    ) -> SearchResults:
+        """Rank documents for ``query`` and return the top ``limit`` with snippets.
+
+        ``fields`` restricts where words are looked for ("title", "body"); ``require_all``
+        turns OR into AND. Raises QueryError for a query with nothing to search.
+        """
+        started = time.perf_counter()
+        self.refresh()
+        parsed = query if isinstance(query, ParsedQuery) else parse_query(query)
+        fields = tuple(fields)
+        unknown = [f for f in fields if f not in SEARCHABLE_FIELDS]
+        if unknown or not fields:
+            raise QueryError(f"unknown field(s) {', '.join(unknown) or '(none)'}; searchable fields are title, body")
+        if limit < 1:
+            raise QueryError("limit must be at least 1")
+        whoosh_query, terms = build_query(parsed, self.settings, fields, require_all)
+        searcher = self._searcher
+        results = searcher.search(whoosh_query, limit=limit, filter=_filters(parsed))
+        hits = tuple(
+            self._hit(rank, hit, terms, snippet_chars) for rank, hit in enumerate(results, start=1)
+        )
+        took = (time.perf_counter() - started) * 1000
+        return SearchResults(parsed.text, hits, results.estimated_length() if not results.has_exact_length() else len(results), took)
+
+    def _hit(self, rank: int, hit, terms: QueryTerms, snippet_chars: int) -> Hit:
+        stored = hit.fields()
+        return Hit(
+            rank=rank,
+            id=stored["id"],
+            score=float(hit.score or 0.0),
+            title=stored.get("title", ""),
+            snippet=make_snippet(stored.get("body", ""), terms, snippet_chars),
+            source=stored.get("source"),
+            date=stored.get("date"),
+            category=stored.get("category"),
+            url=stored.get("url"),
+            authors=tuple(stored.get("authors") or ()),
+            duplicates=tuple(stored.get("duplicates") or ()),
+            meta=stored.get("meta") or {},
+        )
+
+    def stats(self) -> IndexStats:
+        """Size and provenance of the live generation."""
+        self.refresh()
+        generation = self._generation
+        size = sum(f.stat().st_size for f in generation.path.iterdir() if f.is_file())
+        m = self._manifest
+        return IndexStats(
+            path=str(self.path),
+            generation=generation.path.name,
+            documents=self._searcher.doc_count(),
+            fields=tuple(SEARCHABLE_FIELDS),
+            size_bytes=size,
+            analyzer_version=m.get("analyzer_version", ""),
+            package_version=m.get("package_version", ""),
+            built_at=m.get("built_at", ""),
+            updated_at=m.get("updated_at", ""),
+            last_run=m.get("last_run", {}),
+            settings=m.get("settings", {}),
+        )
+
+    def __len__(self) -> int:
+        self.refresh()
+        return self._searcher.doc_count()
+
+
+def _filters(parsed: ParsedQuery) -> wq.Query | None:
+    parts: list[wq.Query] = []
+    if parsed.sources:
+        parts.append(wq.Or([wq.Term("source_key", s) for s in parsed.sources]))
+    if parsed.categories:
+        parts.append(wq.Or([wq.Term("category_key", c) for c in parsed.categories]))
+    if parsed.date_prefixes:
+        parts.append(wq.Or([wq.DateRange("date", parse_day(p), parse_day(p, end=True)) for p in parsed.date_prefixes]))
+    if not parts:
+        return None
+    return wq.And(parts) if len(parts) > 1 else parts[0]
+
+
+def open_index(path: str | os.PathLike) -> Index:
+    """Shorthand for ``Index.open(path)``."""
+    return Index.open(path)

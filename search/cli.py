@@ -1,0 +1,243 @@
+"""The ``vnsearch`` command: a thin layer over ``indexer`` and ``search``.
+
+It parses options, calls the library, and formats the library's result objects for people
+(80 columns, colour on a terminal) or for programs (``--json``).
+
+Exit codes: 0 success (search: at least one hit); 1 search found nothing; 2 usage error or a
+query with nothing to search; 3 index built but some input documents were skipped; 4 the index
+is being written by another process; 5 missing source, not an index, or incompatible index.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import textwrap
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from indexer.build import BuildSummary, IndexSettings, build_index, default_index_dir, shipped_corpus
+from indexer.errors import QueryError, VnsearchError
+from search.api import Index, SearchResults
+
+app = typer.Typer(
+    help="Vietnamese-aware full-text search for news archives.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+EXIT_NO_HITS = 1
+EXIT_USAGE = 2
+EXIT_SKIPPED = 3
+EXIT_PROBLEM = 5
+WIDTH = 80
+
+IndexOption = typer.Option(
+    None, "--index", "-i", help="Index folder (default: $VNSEARCH_INDEX or ~/.local/share/vnsearch/index).",
+    show_default=False,
+)
+
+
+def _index_dir(index: Optional[Path]) -> Path:
+    return index if index is not None else default_index_dir()
+
+
+def _fail(error: VnsearchError) -> None:
+    typer.echo(f"vnsearch: error: {error}", err=True)
+    code = error.exit_code if error.exit_code != 1 else EXIT_PROBLEM
+    raise typer.Exit(code)
+
+
+def _color() -> bool:
+    return sys.stdout.isatty() and "NO_COLOR" not in os.environ
+
+
+# --------------------------------------------------------------------------------------------
+# index
+# --------------------------------------------------------------------------------------------
+
+
+@app.command("index")
+def index_command(
+    sources: Optional[List[str]] = typer.Argument(
+        None, help="Files, folders or globs: pages (.txt) and JSON Lines (.jsonl, .jsonl.gz). Default: the shipped corpus/.",
+        show_default=False,
+    ),
+    index: Optional[Path] = IndexOption,
+    procs: int = typer.Option(1, "--procs", "-j", min=1, help="Processes that analyse and write in parallel."),
+    report: Optional[Path] = typer.Option(None, "--report", help="Write one JSON line per input document: indexed, duplicate or skipped (and why)."),
+    rebuild: bool = typer.Option(False, "--rebuild", help="Accepted for clarity: every 'index' builds a new index beside the old one and swaps it in atomically."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+) -> None:
+    """Build an index of SOURCES (replacing any index already in the folder, atomically)."""
+    paths = sources or [str(shipped_corpus())]
+    target = _index_dir(index)
+    try:
+        report_stream = open(report, "w", encoding="utf-8") if report else None
+    except OSError as e:
+        typer.echo(f"vnsearch: error: cannot write report {report}: {e.strerror}", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    try:
+        summary = build_index(
+            paths, target, IndexSettings(procs=procs), show_progress=sys.stderr.isatty(), report=report_stream
+        )
+    except VnsearchError as e:
+        _fail(e)
+    finally:
+        if report_stream:
+            report_stream.close()
+    _print_summary(summary, as_json, report)
+    if summary.skipped:
+        raise typer.Exit(EXIT_SKIPPED)
+
+
+def _print_summary(summary: BuildSummary, as_json: bool, report: Optional[Path]) -> None:
+    if as_json:
+        typer.echo(json.dumps(summary.to_json(), ensure_ascii=False))
+        return
+    shown = 20
+    for p in summary.problems[:shown]:
+        typer.echo(f"vnsearch: skipped {p.origin}: {p.reason}", err=True)
+    if len(summary.problems) > shown:
+        more = f"; see {report}" if report else "; --report FILE lists them all"
+        typer.echo(f"vnsearch: … and {len(summary.problems) - shown} more skipped{more}", err=True)
+    reasons = ", ".join(f"{n} {kind}" for kind, n in sorted(summary.skip_reasons.items(), key=lambda kv: -kv[1]))
+    parts = [f"{summary.indexed:,} documents indexed"]
+    if summary.changed or summary.removed or summary.unchanged:
+        parts.append(f"{summary.added:,} added, {summary.changed:,} changed, {summary.removed:,} removed, {summary.unchanged:,} unchanged")
+    parts.append(f"{summary.duplicates:,} duplicates merged")
+    parts.append(f"{summary.skipped:,} skipped" + (f" ({reasons})" if reasons else ""))
+    if summary.warnings:
+        parts.append(f"{summary.warnings:,} warnings")
+    typer.echo(f"{'; '.join(parts)}; {summary.seconds:.1f} s → {summary.index_dir}")
+
+
+# --------------------------------------------------------------------------------------------
+# search
+# --------------------------------------------------------------------------------------------
+
+
+@app.command("search")
+def search_command(
+    query: Optional[str] = typer.Argument(None, help='The query, e.g. "sinh hoạt chi bộ". Omit it with --batch.', show_default=False),
+    index: Optional[Path] = IndexOption,
+    limit: int = typer.Option(10, "--limit", "-n", min=1, max=1000, help="How many hits to show."),
+    fields: str = typer.Option("title,body", "--fields", help="Where to look for the words: title, body or both."),
+    require_all: bool = typer.Option(False, "--all", help="Every word must match (AND) instead of ranking by how many match (OR)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON (snippets with <mark>)."),
+    batch: Optional[str] = typer.Option(None, "--batch", help="Run one query per line of FILE ('-' for stdin); one JSON line per query.", show_default=False),
+) -> None:
+    """Search the index and print ranked hits with highlighted snippets."""
+    field_list = tuple(f.strip() for f in fields.split(",") if f.strip())
+    try:
+        ix = Index.open(_index_dir(index))
+    except VnsearchError as e:
+        _fail(e)
+    with ix:
+        if batch is not None:
+            if query is not None:
+                typer.echo("vnsearch: error: give either a QUERY or --batch, not both", err=True)
+                raise typer.Exit(EXIT_USAGE)
+            _run_batch(ix, batch, limit, field_list, require_all)
+            return
+        if query is None:
+            typer.echo("vnsearch: error: missing QUERY (or --batch FILE)", err=True)
+            raise typer.Exit(EXIT_USAGE)
+        try:
+            results = ix.search(query, limit=limit, fields=field_list, require_all=require_all)
+        except VnsearchError as e:
+            _fail(e)
+        if as_json:
+            typer.echo(json.dumps(results.to_json(), ensure_ascii=False))
+        else:
+            _print_results(results, ix)
+        if not results.hits:
+            raise typer.Exit(EXIT_NO_HITS)
+
+
+def _run_batch(ix: Index, batch: str, limit: int, fields: tuple[str, ...], require_all: bool) -> None:
+    try:
+        stream = sys.stdin if batch == "-" else open(batch, encoding="utf-8")
+    except OSError as e:
+        typer.echo(f"vnsearch: error: cannot read {batch}: {e.strerror}", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    with stream:
+        for line_no, line in enumerate(stream, start=1):
+            text = line.rstrip("\n")
+            if not text.strip():
+                continue
+            try:
+                out = ix.search(text, limit=limit, fields=fields, require_all=require_all).to_json()
+            except QueryError as e:
+                out = {"query": text, "took_ms": 0.0, "total": 0, "hits": [], "error": f"line {line_no}: {e}"}
+            typer.echo(json.dumps(out, ensure_ascii=False))
+
+
+def _print_results(results: SearchResults, ix: Index) -> None:
+    color = _color()
+    if not results.hits:
+        typer.echo(f"No documents match {results.query!r}.")
+        return
+    typer.echo(f"{results.total:,} documents match; top {len(results.hits)} ({results.took_ms:.0f} ms)\n")
+    for hit in results.hits:
+        head = f"{hit.rank:>2}. "
+        title = textwrap.fill(hit.title, WIDTH, initial_indent=head, subsequent_indent=" " * len(head))
+        typer.echo(typer.style(title, bold=True) if color else title)
+        details = [hit.source or "?", hit.date.strftime("%Y-%m-%d %H:%M") if hit.date else "no date", f"score {hit.score:.2f}", hit.id]
+        if hit.duplicates:
+            details.append(f"+{len(hit.duplicates)} copies")
+        typer.echo(textwrap.fill(" · ".join(details), WIDTH, initial_indent="    ", subsequent_indent="    "))
+        # Wrap with placeholder marks (one character each), then turn them into colour or nothing.
+        marked = hit.snippet.render("\x01", "\x02")
+        wrapped = textwrap.fill(marked, WIDTH, initial_indent="    ", subsequent_indent="    ")
+        on, off = ("\x1b[1;33m", "\x1b[0m") if color else ("", "")
+        typer.echo(wrapped.replace("\x01", on).replace("\x02", off) + "\n")
+
+
+# --------------------------------------------------------------------------------------------
+# stats
+# --------------------------------------------------------------------------------------------
+
+
+@app.command("stats")
+def stats_command(
+    index: Optional[Path] = IndexOption,
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Show what is in an index: documents, fields, size, analyzer version, last update."""
+    try:
+        with Index.open(_index_dir(index)) as ix:
+            stats = ix.stats()
+    except VnsearchError as e:
+        _fail(e)
+    if as_json:
+        typer.echo(json.dumps(stats.to_json(), ensure_ascii=False))
+        return
+    run = stats.last_run
+    lines = [
+        ("index", f"{stats.path} ({stats.generation})"),
+        ("documents", f"{stats.documents:,}"),
+        ("fields", ", ".join(stats.fields)),
+        ("size on disk", f"{stats.size_bytes / 1e6:.1f} MB"),
+        ("analyzer", stats.analyzer_version),
+        ("built", stats.built_at),
+        ("last update", stats.updated_at),
+        ("last run", ", ".join(f"{k} {v}" for k, v in run.items())),
+    ]
+    for label, value in lines:
+        typer.echo(f"{label:<13} {value}")
+
+
+def main() -> None:
+    """Entry point of the ``vnsearch`` console script."""
+    try:
+        app()
+    except VnsearchError as e:  # anything a command did not translate itself
+        typer.echo(f"vnsearch: error: {e}", err=True)
+        sys.exit(EXIT_PROBLEM)
+    except KeyboardInterrupt:
+        sys.exit(130)

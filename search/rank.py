@@ -1,0 +1,186 @@
+"""From a parsed query to a weighted Whoosh query scored with BM25F.
+
+Each typed syllable looks in up to four field families — exact syllables, folded syllables,
+exact bigrams and folded bigrams — of each searched field (title, body), weighted by the index
+settings:
+
+* A query typed with diacritics searches exact terms at full weight and folded terms at
+  ``folded_weight``, so "hòa" ranks documents with "hòa"/"hoà" above those with only "hóa".
+* A query typed without any diacritics ("sinh hoat chi bo") searches the folded families only:
+  the user has told us nothing about diacritics.
+* Adjacent syllables of the query also look up their bigram ("chi bộ"), so documents where they
+  stand together outrank documents where they are scattered.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from whoosh import query as wq
+from whoosh.scoring import BM25F
+
+from indexer.analysis import exact_analyzer, fold_diacritics
+from indexer.build import IndexSettings
+from indexer.errors import QueryError
+from search.query import Clause, ParsedQuery
+
+_ANALYZER = exact_analyzer()
+
+
+@dataclass
+class QueryTerms:
+    """The analysed terms of a query, which is also what snippets highlight."""
+
+    exact: set[str] = field(default_factory=set)
+    folded: set[str] = field(default_factory=set)
+    accented: bool = False
+    # Parts of codes typed whole ("24", "qđ", "tw" of "24-QĐ/TW"): highlighted inside the code,
+    # not wherever they stand alone.
+    code_parts: set[str] = field(default_factory=set)
+
+
+@dataclass(frozen=True)
+class Syllable:
+    exact: str
+    folded: str
+    joined: bool  # forms a bigram with the previous syllable
+    compound: bool
+
+
+def query_syllables(text: str) -> list[Syllable]:
+    out = []
+    for t in _ANALYZER(text, positions=True, chars=True):
+        out.append(Syllable(t.text, fold_diacritics(t.text), t.joined, t.compound))
+    return out
+
+
+def is_accented(parsed: ParsedQuery) -> bool:
+    """Did the user type any diacritic ("đ" included)? Decides exact vs folded matching."""
+    return any(fold_diacritics(c.text) != c.text for c in parsed.clauses)
+
+
+def scoring(settings: IndexSettings) -> BM25F:
+    return BM25F(B=settings.bm25_b, K1=settings.bm25_k1)
+
+
+def build_query(
+    parsed: ParsedQuery,
+    settings: IndexSettings,
+    fields: tuple[str, ...] = ("title", "body"),
+    require_all: bool = False,
+) -> tuple[wq.Query, QueryTerms]:
+    """The Whoosh query for ``parsed`` and the terms to highlight.
+
+    Raises QueryError if nothing searchable is left (only punctuation, or only exclusions).
+    """
+    accented = is_accented(parsed)
+    terms = QueryTerms(accented=accented)
+    weights = {"title": settings.title_weight, "body": settings.body_weight}
+    required: list[wq.Query] = []
+    optional: list[wq.Query] = []
+    excluded: list[wq.Query] = []
+    for clause in parsed.clauses:
+        syllables = query_syllables(clause.text)
+        if not syllables:
+            continue
+        clause_fields = (clause.field,) if clause.field else fields
+        if clause.negated:
+            excluded.append(_clause_query(clause, syllables, clause_fields, weights, settings, accented, match_all=True))
+            continue
+        _collect_terms(terms, syllables)
+        q = _clause_query(clause, syllables, clause_fields, weights, settings, accented, match_all=require_all)
+        if clause.phrase or clause.field or require_all:
+            required.append(q)
+        else:
+            optional.append(q)
+    if not required and not optional:
+        raise QueryError(f"the query {parsed.text!r} has no words to search for")
+    positive: wq.Query
+    if required:
+        positive = wq.And(required)
+        if optional:
+            positive = wq.AndMaybe(positive, wq.Or(optional))
+    else:
+        positive = wq.Or(optional) if len(optional) > 1 else optional[0]
+    if excluded:
+        positive = wq.AndNot(positive, wq.Or(excluded))
+    return positive, terms
+
+
+def _collect_terms(terms: QueryTerms, syllables: list[Syllable]) -> None:
+    parts: set[str] = set()
+    standalone: set[str] = set()
+    compound_end = None
+    for s in syllables:
+        terms.exact.add(s.exact)
+        terms.folded.add(s.folded)
+        if s.compound:
+            compound_end = s.exact
+            continue
+        if compound_end is not None and s.exact in compound_end:
+            parts.add(s.exact)
+        else:
+            compound_end = None
+            standalone.add(s.exact)
+    terms.code_parts |= parts - standalone
+
+
+def _clause_query(
+    clause: Clause,
+    syllables: list[Syllable],
+    fields: tuple[str, ...],
+    weights: dict[str, float],
+    settings: IndexSettings,
+    accented: bool,
+    match_all: bool,
+) -> wq.Query:
+    if clause.phrase and len(syllables) > 1:
+        return _phrase_query(syllables, fields, weights, settings, accented)
+    per_syllable = []
+    for s in syllables:
+        alternatives = []
+        for name in fields:
+            w = weights[name]
+            if accented:
+                alternatives.append(wq.Term(name, s.exact, boost=w))
+                alternatives.append(wq.Term(f"{name}_fold", s.folded, boost=w * settings.folded_weight))
+            else:
+                alternatives.append(wq.Term(f"{name}_fold", s.folded, boost=w))
+        per_syllable.append(wq.Or(alternatives))
+    bigrams = _bigram_terms(syllables, fields, weights, settings, accented)
+    if match_all:
+        # Every syllable must match somewhere; bigrams only add to the score.
+        core = wq.And(per_syllable) if len(per_syllable) > 1 else per_syllable[0]
+        return wq.AndMaybe(core, wq.Or(bigrams)) if bigrams else core
+    return wq.Or(per_syllable + bigrams)
+
+
+def _bigram_terms(syllables, fields, weights, settings: IndexSettings, accented: bool) -> list[wq.Query]:
+    out = []
+    plain = [s for s in syllables if not s.compound]
+    for a, b in zip(plain, plain[1:]):
+        if not b.joined:
+            continue
+        for name in fields:
+            w = weights[name] * settings.bigram_weight
+            if accented:
+                out.append(wq.Term(f"{name}_bi", f"{a.exact} {b.exact}", boost=w))
+                out.append(wq.Term(f"{name}_fold_bi", f"{a.folded} {b.folded}", boost=w * settings.folded_weight))
+            else:
+                out.append(wq.Term(f"{name}_fold_bi", f"{a.folded} {b.folded}", boost=w))
+    return out
+
+
+def _phrase_query(syllables, fields, weights, settings: IndexSettings, accented: bool) -> wq.Query:
+    """Syllables in order. With diacritics: a positional phrase on the exact field; without,
+    every folded bigram of the phrase (the folded fields keep no positions)."""
+    plain = [s for s in syllables if not s.compound]
+    alternatives = []
+    for name in fields:
+        w = weights[name]
+        if accented:
+            alternatives.append(wq.Phrase(name, [s.exact for s in plain], boost=w * settings.bigram_weight))
+        else:
+            pairs = [wq.Term(f"{name}_fold_bi", f"{a.folded} {b.folded}", boost=w) for a, b in zip(plain, plain[1:])]
+            alternatives.append(wq.And(pairs) if len(pairs) > 1 else pairs[0])
+    return wq.Or(alternatives) if len(alternatives) > 1 else alternatives[0]

@@ -84,7 +84,7 @@ def clean_text(text: str) -> str:
 # --------------------------------------------------------------------------------------------
 
 _WORD = re.compile(r"\w+")
-_SENTENCE_END = re.compile(r"[.!?…:;\"”)»]\s*$")
+_SENTENCE_END = re.compile(r"[.!?…:;\"”»]\s*$")
 _COUNTER = re.compile(r"^[\W_]*[^\W\d_][\w\s]{1,40}:\s*[\d.,]+\s*$")
 _RELATED_HEADLINE = re.compile(r"\S.*\(\s*\d{1,2}/\d{1,2}(?:/\d{2,4})?\s*\)\s*$")
 _MENU_SEPARATORS = re.compile(r"\s[|•·»]\s|^\s*[•·▪►»|]")
@@ -99,7 +99,9 @@ def words(line: str) -> list[str]:
 
 
 def is_prose(line: str) -> bool:
-    """A line with sentence structure: long enough, and punctuated like a sentence."""
+    """A line with sentence structure: long enough, punctuated like a sentence, not furniture."""
+    if is_boilerplate_signal(line):
+        return False
     n = len(words(line))
     return n >= 20 or (n >= 8 and (bool(_SENTENCE_END.search(line)) or "," in line))
 

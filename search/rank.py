@@ -1,15 +1,14 @@
 """From a parsed query to a weighted Whoosh query scored with BM25F.
 
-Each typed syllable looks in up to four field families — exact syllables, folded syllables,
-exact bigrams and folded bigrams — of each searched field (title, body), weighted by the index
-settings:
+Each typed syllable looks in the field families — exact syllables, folded syllables, folded
+bigrams — of each searched field (title, body), weighted by the index settings:
 
 * A query typed with diacritics searches exact terms at full weight and folded terms at
   ``folded_weight``, so "hòa" ranks documents with "hòa"/"hoà" above those with only "hóa".
 * A query typed without any diacritics ("sinh hoat chi bo") searches the folded families only:
   the user has told us nothing about diacritics.
-* Adjacent syllables of the query also look up their bigram ("chi bộ"), so documents where they
-  stand together outrank documents where they are scattered.
+* Adjacent syllables of the query also look up their (folded) bigram ("chi bo"), so documents
+  where they stand together outrank documents where they are scattered.
 """
 
 from __future__ import annotations
@@ -138,15 +137,17 @@ def _clause_query(
         return _phrase_query(syllables, fields, weights, settings, accented)
     per_syllable = []
     for s in syllables:
-        alternatives = []
-        for name in fields:
-            w = weights[name]
-            if accented:
-                alternatives.append(wq.Term(name, s.exact, boost=w))
-                alternatives.append(wq.Term(f"{name}_fold", s.folded, boost=w * settings.folded_weight))
-            else:
-                alternatives.append(wq.Term(f"{name}_fold", s.folded, boost=w))
-        per_syllable.append(wq.Or(alternatives))
+        # Within a family the best field counts and the others add only ``tiebreak``: summing
+        # them would let a common syllable in title and body count twice. With diacritics typed,
+        # the folded family is added at ``folded_weight``, so a document with the typed form
+        # always outscores one that has the syllable only with other diacritics.
+        fold_w = settings.folded_weight if accented else 1.0
+        folded = _best_field([wq.Term(f"{name}_fold", s.folded, boost=weights[name] * fold_w) for name in fields], settings)
+        if accented:
+            exact = _best_field([wq.Term(name, s.exact, boost=weights[name]) for name in fields], settings)
+            per_syllable.append(wq.Or([exact, folded]))
+        else:
+            per_syllable.append(folded)
     bigrams = _bigram_terms(syllables, fields, weights, settings, accented)
     if match_all:
         # Every syllable must match somewhere; bigrams only add to the score.
@@ -155,32 +156,33 @@ def _clause_query(
     return wq.Or(per_syllable + bigrams)
 
 
+def _best_field(alternatives: list[wq.Query], settings: IndexSettings) -> wq.Query:
+    if len(alternatives) == 1:
+        return alternatives[0]
+    return wq.DisjunctionMax(alternatives, tiebreak=settings.tiebreak)
+
+
 def _bigram_terms(syllables, fields, weights, settings: IndexSettings, accented: bool) -> list[wq.Query]:
-    out = []
+    out: list[wq.Query] = []
     plain = [s for s in syllables if not s.compound]
     for a, b in zip(plain, plain[1:]):
         if not b.joined:
             continue
-        for name in fields:
-            w = weights[name] * settings.bigram_weight
-            if accented:
-                out.append(wq.Term(f"{name}_bi", f"{a.exact} {b.exact}", boost=w))
-                out.append(wq.Term(f"{name}_fold_bi", f"{a.folded} {b.folded}", boost=w * settings.folded_weight))
-            else:
-                out.append(wq.Term(f"{name}_fold_bi", f"{a.folded} {b.folded}", boost=w))
+        pair = f"{a.folded} {b.folded}"
+        alternatives = [wq.Term(f"{name}_fold_bi", pair, boost=weights[name] * settings.bigram_weight) for name in fields]
+        out.append(_best_field(alternatives, settings))
     return out
 
 
 def _phrase_query(syllables, fields, weights, settings: IndexSettings, accented: bool) -> wq.Query:
-    """Syllables in order. With diacritics: a positional phrase on the exact field; without,
-    every folded bigram of the phrase (the folded fields keep no positions)."""
+    """Syllables in order: every bigram of the phrase in one field (the index keeps bigrams, not
+    positions); with diacritics typed, every exact syllable as well."""
     plain = [s for s in syllables if not s.compound]
     alternatives = []
     for name in fields:
-        w = weights[name]
+        w = weights[name] * settings.bigram_weight
+        parts: list[wq.Query] = [wq.Term(f"{name}_fold_bi", f"{a.folded} {b.folded}", boost=w) for a, b in zip(plain, plain[1:])]
         if accented:
-            alternatives.append(wq.Phrase(name, [s.exact for s in plain], boost=w * settings.bigram_weight))
-        else:
-            pairs = [wq.Term(f"{name}_fold_bi", f"{a.folded} {b.folded}", boost=w) for a, b in zip(plain, plain[1:])]
-            alternatives.append(wq.And(pairs) if len(pairs) > 1 else pairs[0])
+            parts += [wq.Term(name, s.exact, boost=weights[name]) for s in plain]
+        alternatives.append(wq.And(parts) if len(parts) > 1 else parts[0])
     return wq.Or(alternatives) if len(alternatives) > 1 else alternatives[0]

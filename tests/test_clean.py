@@ -1,0 +1,85 @@
+"""Character clean-up and boilerplate rules."""
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from indexer.clean import (
+    clean_text,
+    decode_html_entities,
+    is_prose,
+    normalize_spaces,
+    remove_invisible,
+    repeated_site_lines,
+    strip_boilerplate,
+    strip_html_tags,
+)
+
+
+def test_html_entities_are_decoded():
+    assert decode_html_entities("Hà Nội &amp; TP.HCM &#273;&#7897;i") == "Hà Nội & TP.HCM đội"
+
+
+def test_invisible_characters_are_removed():
+    assert remove_invisible("\ufeffTỉnh\u200b ủy\u00ad") == "Tỉnh ủy"
+
+
+def test_non_breaking_spaces_become_spaces():
+    assert normalize_spaces("Tỉnh\u00a0ủy\r\nLào\u202fCai") == "Tỉnh ủy\nLào Cai"
+
+
+def test_tags_become_line_breaks_or_vanish():
+    assert strip_html_tags("<p>Đoạn một</p><p>Đoạn <b>hai</b></p>").split() == ["Đoạn", "một", "Đoạn", "hai"]
+    assert "\n" in strip_html_tags("một<br>hai")
+
+
+def test_clean_text_composes_decomposed_vietnamese():
+    assert clean_text("Ho\u0300a Bi\u0300nh&nbsp;") == "Hòa Bình "
+
+
+@given(st.text(max_size=200))
+def test_clean_text_is_idempotent(text):
+    once = clean_text(text)
+    assert clean_text(once) == once
+
+
+ARTICLE = [
+    "Chiều 2/12, tại Trung tâm Hội nghị tỉnh, Tỉnh ủy tổ chức Hội nghị tổng kết công tác xây dựng đảng.",
+    "Quang cảnh hội nghị.",
+    "Kết luận hội nghị, đồng chí Bí thư Tỉnh ủy đề nghị các cấp ủy tiếp tục quán triệt, triển khai thực hiện tốt.",
+]
+
+
+def test_seed_footer_is_cut_by_general_rules():
+    footer = ["CHĂM SÓC KHÁCH HÀNG", "Hướng dẫn Khách hàng Thanh toán Tiền nước qua App Ngân hàng BIDV",
+              "Thống kê truy cập", "• Đang online: 58", "• Hôm nay: 134", "Đăng nhập"]
+    assert strip_boilerplate(ARTICLE + footer) == ARTICLE
+
+
+def test_unseen_footer_with_menu_and_copyright_is_cut():
+    footer = ["Trang chủ | Thời sự | Thể thao", "© 2024 Báo Mới Sáng. Giấy phép 12/GP", "Đọc thêm"]
+    assert strip_boilerplate(ARTICLE + footer) == ARTICLE
+
+
+def test_vntc_related_articles_tail_is_cut():
+    tail = ["Khó tìm việc cho lao động VN đang thất nghiệp tại Malaysia(27/03/2004)",
+            "Nhiều lao động VN tại Malaysia sẽ phải về nước(15/03/2004)"]
+    assert strip_boilerplate(ARTICLE + tail) == ARTICLE
+
+
+def test_widget_lines_are_dropped_anywhere():
+    assert strip_boilerplate([ARTICLE[0], "Xem tiếp", ARTICLE[2], "Ý kiến của bạn"]) == [ARTICLE[0], ARTICLE[2]]
+
+
+def test_captions_and_a_closing_signature_stay():
+    assert strip_boilerplate(ARTICLE + ["Minh Tuấn"]) == ARTICLE + ["Minh Tuấn"]
+
+
+def test_prose_needs_sentence_structure():
+    assert is_prose(ARTICLE[0])
+    assert not is_prose("Hướng dẫn Khách hàng Thanh toán Tiền nước qua App Ngân hàng BIDV")
+
+
+def test_lines_repeated_across_a_sites_pages_are_recognised():
+    pages = [[f"Bài {i}: nội dung riêng của bài viết số {i}.", "Liên hệ tòa soạn: 024 1234 5678"] for i in range(5)]
+    assert repeated_site_lines(pages) == frozenset({"liên hệ tòa soạn: 024 1234 5678"})
+    assert repeated_site_lines(pages[:2]) == frozenset()  # too few pages to tell

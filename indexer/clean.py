@@ -109,7 +109,8 @@ def is_prose(line: str) -> bool:
 def is_menu_line(line: str) -> bool:
     """"CHĂM SÓC KHÁCH HÀNG", "Trang chủ | Tin tức | Liên hệ": navigation, not text."""
     letters = [c for c in line if c.isalpha()]
-    all_caps = len(letters) >= 4 and all(c.isupper() for c in letters) and len(words(line)) >= 2
+    n_words = len(words(line))
+    all_caps = len(letters) >= 4 and all(c.isupper() for c in letters) and 2 <= n_words <= 8
     return all_caps or bool(_MENU_SEPARATORS.search(line))
 
 

@@ -156,6 +156,14 @@ class Index:
         if old is not None:
             old.close()
 
+    def tune(self, **settings) -> None:
+        """Change query-time settings (weights, BM25 k1/b) for this object only, for experiments
+        such as bench/quality.py; the index on disk keeps the settings it was built with."""
+        from dataclasses import replace
+
+        self.settings = replace(self.settings, **settings)
+        self._searcher.weighting = scoring(self.settings)
+
     def refresh(self) -> bool:
         """Switch to the newest published generation if there is one; True if it switched."""
         generation = current_generation(self.path)

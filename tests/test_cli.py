@@ -1,0 +1,113 @@
+"""The vnsearch command as a user runs it: output, JSON, batch, exit codes, one-line errors."""
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from search.cli import app
+from tests.conftest import CORPUS, SEED_ID, write_page
+
+runner = CliRunner()
+
+
+def run(*args, input=None):
+    return runner.invoke(app, list(map(str, args)), input=input)
+
+
+def test_index_then_search_prints_the_seed_first(tmp_path):
+    index = tmp_path / "ix"
+    built = run("index", CORPUS, "--index", index)
+    assert built.exit_code == 0, built.output
+    assert "15 documents indexed" in built.output and "0 skipped" in built.output
+    found = run("search", "sinh hoạt chi bộ", "--index", index)
+    assert found.exit_code == 0
+    first = found.output.split("\n\n")[1]
+    assert "Tỉnh uỷ tổng kết công tác" in first and "LCĐT · 2021-12-02 17:33" in first
+    assert "sinh hoạt chi bộ" in first
+    assert all(len(line) <= 80 for line in found.output.splitlines())
+
+
+def test_search_json(corpus_index_dir):
+    result = run("search", "tinh uy", "--index", corpus_index_dir, "--json", "--limit", 3)
+    data = json.loads(result.output)
+    assert data["query"] == "tinh uy" and len(data["hits"]) == 3
+    hit = data["hits"][0]
+    assert hit["id"] == SEED_ID and hit["date"] == "2021-12-02T17:33:00" and hit["source"] == "LCĐT"
+    assert "<mark>Tỉnh ủy</mark>" in hit["snippet"]
+    assert set(hit) >= {"id", "score", "title", "source", "date", "snippet"}
+
+
+def test_batch_from_stdin_gives_one_json_line_per_query(corpus_index_dir):
+    result = run("search", "--batch", "-", "--index", corpus_index_dir, "--fields", "body", "--limit", 2,
+                 input="sinh hoạt chi bộ\n\n!!!\ngia lua\n")
+    lines = [json.loads(line) for line in result.output.splitlines()]
+    assert [l["query"] for l in lines] == ["sinh hoạt chi bộ", "!!!", "gia lua"]
+    assert lines[0]["hits"][0]["id"] == SEED_ID and "took_ms" in lines[0]
+    assert lines[1]["hits"] == [] and "no words" in lines[1]["error"]
+    assert lines[2]["hits"][0]["id"] == "002_gia_lua"
+
+
+def test_no_hits_exits_1(corpus_index_dir):
+    result = run("search", "xyzzyq", "--index", corpus_index_dir)
+    assert result.exit_code == 1 and "No documents match" in result.output
+
+
+def test_query_that_parses_to_nothing_exits_2_with_one_line(corpus_index_dir):
+    result = run("search", '" - :', "--index", corpus_index_dir)
+    assert result.exit_code == 2
+    assert result.output.strip().count("\n") == 0 and "no words to search" in result.output
+
+
+def test_folder_that_is_not_an_index(tmp_path):
+    result = run("search", "lúa", "--index", tmp_path)
+    assert result.exit_code == 5 and "not a vnsearch index" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_missing_source(tmp_path):
+    result = run("index", tmp_path / "khong-co", "--index", tmp_path / "ix")
+    assert result.exit_code == 5 and "no such file or folder" in result.output
+
+
+def test_skipped_documents_are_listed_reported_and_set_the_exit_code(tmp_path):
+    src = tmp_path / "src"
+    write_page(src, "tot.txt", "Tin tốt\n\nBài viết đầy đủ về giá lúa gạo tăng mạnh tại miền Tây.\n")
+    (src / "hong.txt").write_bytes(b"\x00\x01\x02binary")
+    (src / "tin.jsonl").write_text('{"id": "a", "title": "A", "body": "Nội dung."}\nnot json\n', encoding="utf-8")
+    report = tmp_path / "report.jsonl"
+    result = run("index", src, "--index", tmp_path / "ix", "--report", report)
+    assert result.exit_code == 3
+    assert "hong.txt: binary file" in result.output and "tin.jsonl:2: invalid JSON" in result.output
+    assert "2 documents indexed" in result.output and "2 skipped" in result.output
+    entries = [json.loads(line) for line in report.read_text().splitlines()]
+    statuses = sorted((e["status"], e["id"] or e["origin"].rsplit("/", 1)[-1]) for e in entries)
+    assert statuses == [("indexed", "a"), ("indexed", "tot"), ("skipped", "hong"), ("skipped", "tin.jsonl:2")]
+
+
+def test_duplicates_are_merged_and_counted(tmp_path):
+    body = "Bài viết đầy đủ về giá lúa gạo tăng mạnh tại miền Tây, nông dân phấn khởi, thuỷ lợi hoà thuận."
+    copy = "Bài viết đầy đủ về  giá lúa gạo tăng mạnh tại miền Tây, nông dân phấn khởi, thủy lợi hòa thuận."
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "tin.jsonl").write_text(
+        "\n".join(json.dumps({"id": i, "title": "Giá lúa", "body": b}, ensure_ascii=False)
+                  for i, b in [("a", body), ("b", copy), ("c", "Khác hẳn: bài về bóng đá.")]),
+        encoding="utf-8",
+    )
+    index = tmp_path / "ix"
+    result = run("index", src, "--index", index)
+    assert "2 documents indexed" in result.output and "1 duplicates merged" in result.output
+    hit = json.loads(run("search", "giá lúa", "--index", index, "--json").output)["hits"][0]
+    assert (hit["id"], hit["duplicates"]) == ("a", ["b"])
+
+
+def test_stats_json(corpus_index_dir):
+    data = json.loads(run("stats", "--index", corpus_index_dir, "--json").output)
+    assert data["documents"] == 15 and data["fields"] == ["title", "body"] and data["size_bytes"] > 0
+
+
+@pytest.mark.parametrize("command", ["index", "search", "stats"])
+def test_every_command_has_help(command):
+    result = run(command, "--help")
+    assert result.exit_code == 0 and len(result.output) > 200

@@ -1,0 +1,72 @@
+"""Index generations: atomic publication, the writer lock, readers that follow updates."""
+
+import os
+
+import pytest
+
+from indexer import IndexLocked, build_index
+from indexer.store import CURRENT, WriterLock, current_generation
+from search import Index
+from tests.conftest import write_page
+
+
+def page(folder, name, title, body):
+    write_page(folder, f"{name}.txt", f"{title}\n\n{body}\n")
+
+
+def test_rebuild_publishes_a_new_generation_and_keeps_the_previous(tmp_path):
+    src, ix = tmp_path / "src", tmp_path / "ix"
+    page(src, "a", "Giá lúa tăng", "Giá lúa tươi tăng thêm 300 đồng mỗi ki lô gam ở miền Tây.")
+    build_index([src], ix)
+    first = current_generation(ix)
+    page(src, "b", "Lũ quét ở Bát Xát", "Mưa lớn gây lũ quét tại nhiều xã vùng cao của huyện Bát Xát.")
+    build_index([src], ix)
+    second = current_generation(ix)
+    assert second.number == first.number + 1
+    assert first.path.exists()  # a reader that opened it may still be using it
+    build_index([src], ix)
+    assert not first.path.exists()  # only the newest two are kept
+
+
+def test_an_open_index_follows_a_rebuild_on_its_next_search(tmp_path):
+    src, ix = tmp_path / "src", tmp_path / "ix"
+    page(src, "a", "Giá lúa tăng", "Giá lúa tươi tăng thêm 300 đồng mỗi ki lô gam ở miền Tây.")
+    build_index([src], ix)
+    with Index.open(ix) as index:
+        assert [h.id for h in index.search("lũ quét")] == []
+        page(src, "b", "Lũ quét ở Bát Xát", "Mưa lớn gây lũ quét tại nhiều xã vùng cao của huyện Bát Xát.")
+        build_index([src], ix)
+        assert [h.id for h in index.search("lũ quét")] == ["b"]
+
+
+def test_a_failed_build_leaves_the_previous_index_searchable(tmp_path, monkeypatch):
+    src, ix = tmp_path / "src", tmp_path / "ix"
+    page(src, "a", "Giá lúa tăng", "Giá lúa tươi tăng thêm 300 đồng mỗi ki lô gam ở miền Tây.")
+    build_index([src], ix)
+    page(src, "b", "Lũ quét ở Bát Xát", "Mưa lớn gây lũ quét tại nhiều xã vùng cao của huyện Bát Xát.")
+    import indexer.build
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(indexer.build, "document_fields", crash)
+    with pytest.raises(RuntimeError):
+        build_index([src], ix)
+    with Index.open(ix) as index:
+        assert len(index) == 1 and index.search("giá lúa").hits[0].id == "a"
+
+
+def test_a_second_writer_is_refused_with_the_holders_pid(tmp_path):
+    with WriterLock(tmp_path):
+        with pytest.raises(IndexLocked, match=f"being updated by PID {os.getpid()}"):
+            with WriterLock(tmp_path):
+                pass
+    with WriterLock(tmp_path):  # released: the next writer gets it
+        pass
+
+
+def test_current_names_the_live_generation(tmp_path):
+    src, ix = tmp_path / "src", tmp_path / "ix"
+    page(src, "a", "Giá lúa tăng", "Giá lúa tươi tăng thêm 300 đồng mỗi ki lô gam ở miền Tây.")
+    build_index([src], ix)
+    assert (ix / CURRENT).read_text().strip() == current_generation(ix).path.name

@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -25,7 +26,17 @@ from indexer import analysis
 from indexer.analysis import ANALYZER_VERSION, metadata_key, normalize_term
 from indexer.errors import IncompatibleIndex
 from indexer.sources import Article, Problem, read_sources
-from indexer.store import Generation, WriterLock, copy_generation, current_generation, new_generation, publish
+from indexer.errors import NotAnIndex
+from indexer.store import CURRENT as CURRENT_FILE
+from indexer.store import (
+    Generation,
+    WriterLock,
+    copy_generation,
+    current_generation,
+    new_generation,
+    publish,
+    remove_stale_generations,
+)
 
 PACKAGE_VERSION = "0.1.0"
 
@@ -182,7 +193,8 @@ def document_fields(article: Article, duplicates: list[str]) -> dict:
     """The Whoosh document for an article (all text fields analyse the same strings)."""
     doc = {
         "id": article.id,
-        "origin": article.origin.rsplit(":", 1)[0] if _is_jsonl_origin(article.origin) else article.origin,
+        # Absolute, so that an update run from another directory (cron) recognises its files.
+        "origin": os.path.abspath(article.origin.rsplit(":", 1)[0] if _is_jsonl_origin(article.origin) else article.origin),
         "content_hash": content_hash(article),
         "authors": article.authors,
         "url": article.url,
@@ -256,7 +268,7 @@ def source_fingerprints(sources: Iterable[str | os.PathLike]) -> dict[str, dict]
     out = {}
     for path in expand_sources(sources):
         st = path.stat()
-        out[str(path)] = {"size": st.st_size, "mtime": st.st_mtime}
+        out[os.path.abspath(path)] = {"size": st.st_size, "mtime": st.st_mtime}
     return out
 
 
@@ -279,6 +291,7 @@ def build_index(
     fingerprints = source_fingerprints(sources)  # raises SourceNotFound before any work
     log = Report(report)
     with WriterLock(index_dir):
+        remove_stale_generations(index_dir)  # what a killed writer left behind
         articles = collect_articles(read_sources(sources), summary, log)
         generation = new_generation(index_dir)
         ix = whoosh_index.create_in(generation.path, make_schema())
@@ -289,6 +302,118 @@ def build_index(
         generation.write_manifest(_manifest(settings, fingerprints, summary, built_at=_now()))
         publish(index_dir, generation)
     return summary
+
+
+def update_index(
+    sources: Iterable[str | os.PathLike],
+    index_dir: str | os.PathLike | None = None,
+    keep_missing: bool = False,
+    show_progress: bool = False,
+    report: IO[str] | None = None,
+) -> BuildSummary:
+    """Bring an index up to date with ``sources``: add new articles, re-index changed ones
+    (by content hash), remove those whose source is gone (unless ``keep_missing``).
+
+    "Gone" means: the article's file is among ``sources`` but no longer holds it, or its file
+    no longer exists. Articles from other files that still exist are left alone, so one index
+    can be updated source by source. Nothing changed on disk since the last run: no work at all.
+
+    The update is written as a new generation that starts as hard links to the live one, and
+    published atomically: readers see the old or the new index, and a killed update leaves the
+    old one live (the next run redoes the work). Without an index yet, this is a full build.
+    """
+    sources = [str(s) for s in sources]
+    index_dir = Path(index_dir) if index_dir is not None else default_index_dir()
+    try:
+        live = current_generation(index_dir)
+    except NotAnIndex:
+        if any(index_dir.glob("gen-*")) or (index_dir / CURRENT_FILE).exists():
+            raise
+        return build_index(sources, index_dir, show_progress=show_progress, report=report)
+    started = time.perf_counter()
+    summary = BuildSummary(index_dir=str(index_dir))
+    fingerprints = source_fingerprints(sources)
+    log = Report(report)
+    with WriterLock(index_dir):
+        remove_stale_generations(index_dir)
+        live = current_generation(index_dir)
+        manifest = live.manifest()
+        settings = check_manifest(manifest, index_dir)
+        # Files of earlier runs that are gone drop out; their articles are removed below.
+        all_known = manifest.get("sources", {})
+        known_sources = {p: fp for p, fp in all_known.items() if Path(p).exists()}
+        nothing_gone = len(known_sources) == len(all_known)
+        if keep_missing:  # their articles stay, so does the record of where they came from
+            known_sources = dict(all_known)
+        if nothing_gone and all(known_sources.get(path) == fp for path, fp in fingerprints.items()):
+            summary.unchanged = _doc_count(live)
+            summary.generation = live.path.name
+            summary.seconds = round(time.perf_counter() - started, 2)
+            return summary
+        articles = collect_articles(read_sources(sources), summary, log)
+        stored = _stored_hashes(live)
+        generation = copy_generation(live, index_dir)
+        ix = whoosh_index.open_dir(str(generation.path))
+        writer = ix.writer(limitmb=settings.memory_mb)
+        try:
+            seen: set[str] = set()
+            for article, copies in tqdm(articles, desc="updating", unit="doc", disable=not show_progress, leave=False):
+                seen.add(article.id)
+                fields = document_fields(article, copies)
+                previous = stored.get(article.id)
+                if previous is not None and previous[0] == fields["content_hash"]:
+                    summary.unchanged += 1
+                    continue
+                writer.update_document(**fields)
+                summary.indexed += 1
+                if previous is None:
+                    summary.added += 1
+                else:
+                    summary.changed += 1
+                log.write(id=article.id, origin=article.origin, status="added" if previous is None else "changed")
+            if not keep_missing:
+                updated_files = set(fingerprints)
+                for doc_id, (_, origin) in stored.items():
+                    if doc_id in seen:
+                        continue
+                    if origin in updated_files or not Path(origin).exists():
+                        writer.delete_by_term("id", doc_id)
+                        summary.removed += 1
+                        log.write(id=doc_id, origin=origin, status="removed")
+            if not (summary.added or summary.changed or summary.removed):
+                writer.cancel()
+                shutil.rmtree(generation.path, ignore_errors=True)
+                generation = live
+                generation.write_manifest({**manifest, "sources": {**known_sources, **fingerprints}})
+            else:
+                writer.commit()
+                summary.seconds = round(time.perf_counter() - started, 2)
+                new_manifest = _manifest(settings, {**known_sources, **fingerprints}, summary, built_at=_now(), previous=manifest)
+                generation.write_manifest(new_manifest)
+                publish(index_dir, generation)
+        except BaseException:
+            if not writer.is_closed:
+                writer.cancel()
+            raise
+    summary.generation = generation.path.name
+    summary.seconds = round(time.perf_counter() - started, 2)
+    return summary
+
+
+def _doc_count(generation: Generation) -> int:
+    ix = whoosh_index.open_dir(str(generation.path))
+    with ix.searcher() as s:
+        return s.doc_count()
+
+
+def _stored_hashes(generation: Generation) -> dict[str, tuple[str, str]]:
+    """id -> (content hash, origin file) of every document of a generation."""
+    ix = whoosh_index.open_dir(str(generation.path))
+    out = {}
+    with ix.reader() as reader:
+        for _, stored in reader.iter_docs():
+            out[stored["id"]] = (stored.get("content_hash", ""), stored.get("origin", ""))
+    return out
 
 
 def _write_articles(ix, articles, settings: IndexSettings, summary: BuildSummary, log: Report, show_progress: bool) -> None:

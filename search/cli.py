@@ -19,7 +19,7 @@ from typing import List, Optional
 
 import typer
 
-from indexer.build import BuildSummary, IndexSettings, build_index, default_index_dir, shipped_corpus
+from indexer.build import BuildSummary, IndexSettings, build_index, default_index_dir, shipped_corpus, update_index
 from indexer.errors import QueryError, VnsearchError
 from search.api import Index, SearchResults
 
@@ -61,41 +61,74 @@ def _color() -> bool:
 # --------------------------------------------------------------------------------------------
 
 
-@app.command("index")
-def index_command(
-    sources: Optional[List[str]] = typer.Argument(
-        None, help="Files, folders or globs: pages (.txt) and JSON Lines (.jsonl, .jsonl.gz). Default: the shipped corpus/.",
-        show_default=False,
-    ),
-    index: Optional[Path] = IndexOption,
-    procs: int = typer.Option(1, "--procs", "-j", min=1, help="Processes that analyse and write in parallel."),
-    report: Optional[Path] = typer.Option(None, "--report", help="Write one JSON line per input document: indexed, duplicate or skipped (and why)."),
-    rebuild: bool = typer.Option(False, "--rebuild", help="Accepted for clarity: every 'index' builds a new index beside the old one and swaps it in atomically."),
-    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
-) -> None:
-    """Build an index of SOURCES (replacing any index already in the folder, atomically)."""
-    paths = sources or [str(shipped_corpus())]
-    target = _index_dir(index)
+SourcesArgument = typer.Argument(
+    None, help="Files, folders or globs: pages (.txt) and JSON Lines (.jsonl, .jsonl.gz). Default: the shipped corpus/.",
+    show_default=False,
+)
+ReportOption = typer.Option(None, "--report", help="Write one JSON line per input document: what happened to it and why.")
+JsonSummaryOption = typer.Option(False, "--json", help="Print the summary as one JSON object (for monitoring).")
+QuietOption = typer.Option(False, "--quiet", "-q", help="Print nothing unless something is wrong (for cron).")
+
+
+def _run_writer(write, report: Optional[Path], as_json: bool, quiet: bool) -> None:
+    """Run an index build or update with its report file; print the summary; set the exit code."""
     try:
         report_stream = open(report, "w", encoding="utf-8") if report else None
     except OSError as e:
         typer.echo(f"vnsearch: error: cannot write report {report}: {e.strerror}", err=True)
         raise typer.Exit(EXIT_USAGE)
     try:
-        summary = build_index(
-            paths, target, IndexSettings(procs=procs), show_progress=sys.stderr.isatty(), report=report_stream
-        )
+        summary = write(report_stream, sys.stderr.isatty() and not quiet)
     except VnsearchError as e:
         _fail(e)
     finally:
         if report_stream:
             report_stream.close()
-    _print_summary(summary, as_json, report)
+    _print_summary(summary, as_json, report, quiet)
     if summary.skipped:
         raise typer.Exit(EXIT_SKIPPED)
 
 
-def _print_summary(summary: BuildSummary, as_json: bool, report: Optional[Path]) -> None:
+@app.command("index")
+def index_command(
+    sources: Optional[List[str]] = SourcesArgument,
+    index: Optional[Path] = IndexOption,
+    procs: int = typer.Option(1, "--procs", "-j", min=1, help="Processes that analyse and write in parallel."),
+    report: Optional[Path] = ReportOption,
+    rebuild: bool = typer.Option(
+        False, "--rebuild",
+        help="Rebuild from scratch (also after an analyzer upgrade). Every 'index' does this: the new index is built beside the old one and swapped in atomically.",
+    ),
+    as_json: bool = JsonSummaryOption,
+    quiet: bool = QuietOption,
+) -> None:
+    """Build a new index of SOURCES and swap it in atomically (the old one serves until then)."""
+    paths = sources or [str(shipped_corpus())]
+    settings = IndexSettings(procs=procs)
+    _run_writer(
+        lambda stream, progress: build_index(paths, _index_dir(index), settings, show_progress=progress, report=stream),
+        report, as_json, quiet,
+    )
+
+
+@app.command("update")
+def update_command(
+    sources: Optional[List[str]] = SourcesArgument,
+    index: Optional[Path] = IndexOption,
+    keep_missing: bool = typer.Option(False, "--keep-missing", help="Keep articles whose source file or record is gone."),
+    report: Optional[Path] = ReportOption,
+    as_json: bool = JsonSummaryOption,
+    quiet: bool = QuietOption,
+) -> None:
+    """Add new articles, re-index changed ones, remove vanished ones; safe to run from cron."""
+    paths = sources or [str(shipped_corpus())]
+    _run_writer(
+        lambda stream, progress: update_index(paths, _index_dir(index), keep_missing, show_progress=progress, report=stream),
+        report, as_json, quiet,
+    )
+
+
+def _print_summary(summary: BuildSummary, as_json: bool, report: Optional[Path], quiet: bool = False) -> None:
     if as_json:
         typer.echo(json.dumps(summary.to_json(), ensure_ascii=False))
         return
@@ -105,6 +138,11 @@ def _print_summary(summary: BuildSummary, as_json: bool, report: Optional[Path])
     if len(summary.problems) > shown:
         more = f"; see {report}" if report else "; --report FILE lists them all"
         typer.echo(f"vnsearch: … and {len(summary.problems) - shown} more skipped{more}", err=True)
+    if quiet:
+        return
+    if summary.indexed == 0 and summary.removed == 0 and summary.unchanged and not summary.skipped:
+        typer.echo(f"nothing changed: {summary.unchanged:,} documents up to date → {summary.index_dir}")
+        return
     reasons = ", ".join(f"{n} {kind}" for kind, n in sorted(summary.skip_reasons.items(), key=lambda kv: -kv[1]))
     parts = [f"{summary.indexed:,} documents indexed"]
     if summary.changed or summary.removed or summary.unchanged:

@@ -1,0 +1,129 @@
+"""Scheduled updates: incremental work, the writer lock, and survival of SIGKILL at any moment."""
+
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from indexer import IndexLocked
+from indexer.build import update_index
+from indexer.store import WriterLock
+from search import Index
+from tests.conftest import CORPUS, ROOT
+
+ADDED_SENTENCE = "Thương lái Cần Thơ thu mua lúa Đài Thơm 8 với giá kỷ lục trong tuần này."
+
+
+def make_state(src, state):
+    """State "A": six sample pages. State "B": one removed, two added, one changed."""
+    for f in src.glob("*.txt"):
+        f.unlink()
+    names = ["000", "001", "002", "003", "004", "005"] if state == "A" else ["000", "002", "003", "004", "005", "006", "007"]
+    for name in names:
+        [page] = CORPUS.glob(f"{name}_*.txt")
+        shutil.copy(page, src / page.name)
+    if state == "B":
+        page = next(src.glob("002_*.txt"))
+        page.write_text(page.read_text(encoding="utf-8").replace("Nông dân được khuyến cáo", ADDED_SENTENCE + "\n\nNông dân được khuyến cáo"), encoding="utf-8")
+    return {f.stem for f in src.glob("*.txt")}
+
+
+def live_state(index_dir):
+    with Index.open(index_dir) as index:
+        ids = {h.id for h in index.search("và của các", limit=100)}
+        changed = [h.id for h in index.search(f'"{ADDED_SENTENCE}"')]
+        return ids, changed, len(index)
+
+
+def test_update_adds_changes_and_removes(tmp_path):
+    src, ix = tmp_path / "src", tmp_path / "ix"
+    src.mkdir()
+    make_state(src, "A")
+    first = update_index([src], ix)  # no index yet: a full build
+    assert first.indexed == 6
+    expected = make_state(src, "B")
+    summary = update_index([src], ix)
+    assert (summary.added, summary.changed, summary.removed, summary.unchanged) == (2, 1, 1, 4)
+    ids, changed, count = live_state(ix)
+    assert ids == expected and changed == ["002_gia_lua"] and count == 7
+
+
+def test_update_with_nothing_changed_does_no_work(tmp_path):
+    src, ix = tmp_path / "src", tmp_path / "ix"
+    src.mkdir()
+    make_state(src, "A")
+    update_index([src], ix)
+    generation = (ix / "CURRENT").read_text()
+    again = update_index([src], ix)
+    assert (again.indexed, again.removed, again.unchanged) == (0, 0, 6)
+    assert (ix / "CURRENT").read_text() == generation
+
+
+def test_keep_missing_keeps_articles_whose_file_is_gone(tmp_path):
+    src, ix = tmp_path / "src", tmp_path / "ix"
+    src.mkdir()
+    make_state(src, "A")
+    update_index([src], ix)
+    next(src.glob("001_*.txt")).unlink()
+    assert update_index([src], ix, keep_missing=True).removed == 0
+    assert update_index([src], ix).removed == 1
+
+
+def test_a_second_update_is_refused_while_one_runs(tmp_path):
+    src, ix = tmp_path / "src", tmp_path / "ix"
+    src.mkdir()
+    make_state(src, "A")
+    update_index([src], ix)
+    with WriterLock(ix):
+        with pytest.raises(IndexLocked, match="being updated by PID"):
+            update_index([src], ix)
+        result = subprocess.run([sys.executable, "-c", "from search.cli import main; main()", "update", str(src), "--index", str(ix)],
+                                cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 4 and f"being updated by PID {os.getpid()}" in result.stderr
+
+
+def test_sigkill_at_any_moment_leaves_the_old_or_the_new_index(tmp_path):
+    """Kill `vnsearch update` at 50 random moments; every time the index must open and answer
+    exactly as the old or the new corpus, and the next run must complete the work."""
+    src, ix = tmp_path / "src", tmp_path / "ix"
+    src.mkdir()
+    states = {"A": make_state(src, "A")}
+    update_index([src], ix)
+    states["B"] = make_state(src, "B")
+    make_state(src, "A")
+    command = [sys.executable, "-c", "from search.cli import main; main()", "update", str(src), "--index", str(ix), "-q"]
+
+    started = time.perf_counter()
+    make_state(src, "B")
+    subprocess.run(command, cwd=ROOT, check=True)
+    full_run = time.perf_counter() - started
+    current = "B"
+
+    rng = random.Random(20211202)
+    outcomes = {"old": 0, "new": 0}
+    for _ in range(50):
+        target = "A" if current == "B" else "B"
+        make_state(src, target)
+        proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(0, full_run * 1.2))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        ids, changed, count = live_state(ix)
+        assert ids in (states["A"], states["B"]), "a mix of old and new documents"
+        now = "A" if ids == states["A"] else "B"
+        assert count == len(states[now])
+        assert changed == (["002_gia_lua"] if now == "B" else [])
+        outcomes["new" if now == target else "old"] += 1
+        current = now
+    # The next, uninterrupted run completes whatever was left.
+    target = "A" if current == "B" else "B"
+    make_state(src, target)
+    subprocess.run(command, cwd=ROOT, check=True)
+    assert live_state(ix)[0] == states[target]
+    assert outcomes["old"] > 0  # the kills did land mid-update

@@ -210,11 +210,13 @@ class Index:
             raise QueryError(f"unknown field(s) {', '.join(unknown) or '(none)'}; searchable fields are title, body")
         if limit < 1:
             raise QueryError("limit must be at least 1")
-        whoosh_query, terms = build_query(parsed, self.settings, fields, require_all)
+        built = build_query(parsed, self.settings, fields, require_all)
+        restrictions = [q for q in (built.restriction, _filters(parsed)) if q is not None]
+        allowed = wq.And(restrictions) if len(restrictions) > 1 else (restrictions[0] if restrictions else None)
         searcher = self._searcher
-        results = searcher.search(whoosh_query, limit=limit, filter=_filters(parsed))
+        results = searcher.search(built.scored, limit=limit, filter=allowed)
         hits = tuple(
-            self._hit(rank, hit, terms, snippet_chars) for rank, hit in enumerate(results, start=1)
+            self._hit(rank, hit, built.terms, snippet_chars) for rank, hit in enumerate(results, start=1)
         )
         took = (time.perf_counter() - started) * 1000
         return SearchResults(parsed.text, hits, results.estimated_length() if not results.has_exact_length() else len(results), took)

@@ -58,7 +58,7 @@ def parse_query(text: str) -> ParsedQuery:
     text = clean_text(text or "")[:MAX_QUERY_CHARS]
     text = "".join(c if c.isprintable() else " " for c in text)
     parsed = ParsedQuery(text=text)
-    free_words: list[str] = []
+    free_runs: list[list[str]] = [[]]  # words between other clauses; bigrams never cross those
     for m in _CLAUSE.finditer(text):
         negated = bool(m.group("neg"))
         prefix = (m.group("field") or "").lower()
@@ -76,10 +76,10 @@ def parse_query(text: str) -> ParsedQuery:
             continue
         if is_phrase or negated or prefix:
             parsed.clauses.append(Clause(value, phrase=is_phrase, negated=negated, field=prefix or None))
+            free_runs.append([])
         else:
-            free_words.append(value)
-    if free_words:
-        parsed.clauses.insert(0, Clause(" ".join(free_words)))
+            free_runs[-1].append(value)
+    parsed.clauses[:0] = [Clause(" ".join(run)) for run in free_runs if run]
     return parsed
 
 

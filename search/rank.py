@@ -62,48 +62,55 @@ def scoring(settings: IndexSettings) -> BM25F:
     return BM25F(B=settings.bm25_b, K1=settings.bm25_k1)
 
 
+@dataclass
+class BuiltQuery:
+    """What to score, which documents are allowed at all, and the terms to highlight."""
+
+    scored: wq.Query
+    restriction: wq.Query | None
+    terms: QueryTerms
+
+
 def build_query(
     parsed: ParsedQuery,
     settings: IndexSettings,
     fields: tuple[str, ...] = ("title", "body"),
     require_all: bool = False,
-) -> tuple[wq.Query, QueryTerms]:
-    """The Whoosh query for ``parsed`` and the terms to highlight.
+) -> BuiltQuery:
+    """The Whoosh queries for ``parsed`` and the terms to highlight.
 
     Raises QueryError if nothing searchable is left (only punctuation, or only exclusions).
     """
     accented = is_accented(parsed)
     terms = QueryTerms(accented=accented)
     weights = {"title": settings.title_weight, "body": settings.body_weight}
+    scored: list[wq.Query] = []
     required: list[wq.Query] = []
-    optional: list[wq.Query] = []
     excluded: list[wq.Query] = []
     for clause in parsed.clauses:
         syllables = query_syllables(clause.text)
         if not syllables:
             continue
         clause_fields = (clause.field,) if clause.field else fields
+        args = (clause, syllables, clause_fields, weights, settings, accented)
         if clause.negated:
-            excluded.append(_clause_query(clause, syllables, clause_fields, weights, settings, accented, match_all=True))
+            excluded.append(_clause_requirement(*args))
             continue
         _collect_terms(terms, syllables)
-        q = _clause_query(clause, syllables, clause_fields, weights, settings, accented, match_all=require_all)
+        scored.append(_clause_query(*args))
         if clause.phrase or clause.field or require_all:
-            required.append(q)
-        else:
-            optional.append(q)
-    if not required and not optional:
+            required.append(_clause_requirement(*args))
+    if not scored:
         raise QueryError(f"the query {parsed.text!r} has no words to search for")
-    positive: wq.Query
+    # Required clauses (phrases, field clauses, --all) and exclusions restrict the documents as
+    # a filter; every clause that matches adds to the score. Whoosh's AndMaybe/Require matchers
+    # lose scores or fail an assertion under its block-skipping optimisation, so they are not used.
+    restriction: wq.Query | None = None
     if required:
-        positive = wq.And(required)
-        if optional:
-            positive = wq.AndMaybe(positive, wq.Or(optional))
-    else:
-        positive = wq.Or(optional) if len(optional) > 1 else optional[0]
+        restriction = wq.And(required) if len(required) > 1 else required[0]
     if excluded:
-        positive = wq.AndNot(positive, wq.Or(excluded))
-    return positive, terms
+        restriction = wq.AndNot(restriction or wq.Every(), wq.Or(excluded))
+    return BuiltQuery(wq.Or(scored) if len(scored) > 1 else scored[0], restriction, terms)
 
 
 def _collect_terms(terms: QueryTerms, syllables: list[Syllable]) -> None:
@@ -131,10 +138,29 @@ def _clause_query(
     weights: dict[str, float],
     settings: IndexSettings,
     accented: bool,
-    match_all: bool,
 ) -> wq.Query:
+    """How a clause scores: each syllable, plus the bigrams of adjacent syllables."""
     if clause.phrase and len(syllables) > 1:
         return _phrase_query(syllables, fields, weights, settings, accented)
+    return wq.Or(_syllable_queries(syllables, fields, weights, settings, accented) + _bigram_terms(syllables, fields, weights, settings, accented))
+
+
+def _clause_requirement(
+    clause: Clause,
+    syllables: list[Syllable],
+    fields: tuple[str, ...],
+    weights: dict[str, float],
+    settings: IndexSettings,
+    accented: bool,
+) -> wq.Query:
+    """What a document must contain to satisfy a required (or excluded) clause."""
+    if clause.phrase and len(syllables) > 1:
+        return _phrase_query(syllables, fields, weights, settings, accented)
+    per_syllable = _syllable_queries([s for s in syllables if not s.compound] or syllables, fields, weights, settings, accented)
+    return wq.And(per_syllable) if len(per_syllable) > 1 else per_syllable[0]
+
+
+def _syllable_queries(syllables, fields, weights, settings: IndexSettings, accented: bool) -> list[wq.Query]:
     per_syllable = []
     for s in syllables:
         # Within a family the best field counts and the others add only ``tiebreak``: summing
@@ -148,12 +174,12 @@ def _clause_query(
             per_syllable.append(wq.Or([exact, folded]))
         else:
             per_syllable.append(folded)
-    bigrams = _bigram_terms(syllables, fields, weights, settings, accented)
-    if match_all:
-        # Every syllable must match somewhere; bigrams only add to the score.
-        core = wq.And(per_syllable) if len(per_syllable) > 1 else per_syllable[0]
-        return wq.AndMaybe(core, wq.Or(bigrams)) if bigrams else core
-    return wq.Or(per_syllable + bigrams)
+    return per_syllable
+
+
+def _in_bigram(s: Syllable, plain: list[Syllable]) -> bool:
+    i = plain.index(s)
+    return (i > 0 and s.joined) or (i + 1 < len(plain) and plain[i + 1].joined)
 
 
 def _best_field(alternatives: list[wq.Query], settings: IndexSettings) -> wq.Query:
@@ -181,8 +207,13 @@ def _phrase_query(syllables, fields, weights, settings: IndexSettings, accented:
     alternatives = []
     for name in fields:
         w = weights[name] * settings.bigram_weight
-        parts: list[wq.Query] = [wq.Term(f"{name}_fold_bi", f"{a.folded} {b.folded}", boost=w) for a, b in zip(plain, plain[1:])]
+        # Syllables split by punctuation ("bóng đá. Nhưng") form no bigram in the index either.
+        parts: list[wq.Query] = [
+            wq.Term(f"{name}_fold_bi", f"{a.folded} {b.folded}", boost=w) for a, b in zip(plain, plain[1:]) if b.joined
+        ]
         if accented:
             parts += [wq.Term(name, s.exact, boost=weights[name]) for s in plain]
+        else:
+            parts += [wq.Term(f"{name}_fold", s.folded, boost=weights[name]) for s in plain if not _in_bigram(s, plain)]
         alternatives.append(wq.And(parts) if len(parts) > 1 else parts[0])
     return wq.Or(alternatives) if len(alternatives) > 1 else alternatives[0]

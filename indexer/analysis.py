@@ -27,9 +27,9 @@ from typing import Iterator, NamedTuple
 import icu
 from whoosh.analysis import Filter, LowercaseFilter, Token, Tokenizer
 
-# Bump whenever the tokens produced for a text change: indexes record it and refuse to open
-# under another version, since their terms would no longer match the queries.
-ANALYZER_VERSION = "vi-4"
+# Bump whenever the tokens produced for a text, or the indexed fields, change: indexes record
+# it and refuse to open under another version, since their terms would no longer match.
+ANALYZER_VERSION = "vi-5"
 
 # --------------------------------------------------------------------------------------------
 # Syllable-level transforms (pure functions, memoised, tested on their own)

@@ -129,7 +129,12 @@ def is_widget_line(line: str) -> bool:
 
 
 def is_boilerplate_signal(line: str) -> bool:
-    """Lines that on their own say "site furniture", as opposed to merely short lines."""
+    """Lines that on their own say "site furniture", as opposed to merely short lines.
+
+    Furniture is short: a long paragraph that mentions a website or a phone number is text.
+    """
+    if len(words(line)) > 25:
+        return False
     return (
         is_menu_line(line)
         or is_counter_line(line)
@@ -157,8 +162,11 @@ def strip_boilerplate(paragraphs: Sequence[str], site_lines: frozenset[str] = fr
     # A related-articles list can follow a prose line of its own and be long; its headlines are
     # not prose by the rule above unless very long, so they fall in the tail already.
     tail = kept[tail_start:]
-    if tail and any(is_boilerplate_signal(p) for p in tail):
+    if tail_start > 0 and any(is_boilerplate_signal(p) for p in tail):
         kept = kept[:tail_start]
+    # A page without any prose line is all "tail": keep its text, drop only the furniture.
+    elif tail_start == 0:
+        kept = [p for p in kept if not is_boilerplate_signal(p)]
     return kept
 
 

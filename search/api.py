@@ -22,6 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Iterator, Sequence
 
+import numpy as np
 from whoosh import index as whoosh_index
 from whoosh import query as wq
 
@@ -29,7 +30,8 @@ from indexer.build import IndexSettings, open_generation
 from indexer.errors import NotAnIndex, QueryError
 from indexer.store import Generation, current_generation
 from search.query import ParsedQuery, parse_day, parse_query
-from search.rank import QueryTerms, build_query, scoring
+from search.engine import Engine
+from search.rank import QueryTerms, build_query
 from search.snippets import Snippet, make_snippet
 
 SEARCHABLE_FIELDS = ("title", "body")
@@ -151,7 +153,8 @@ class Index:
         except (whoosh_index.EmptyIndexError, OSError) as e:
             raise NotAnIndex(f"{self.path}: the index files are unreadable ({e}); rebuild it") from None
         old = self._searcher
-        self._searcher = ix.searcher(weighting=scoring(settings))
+        self._searcher = ix.searcher()
+        self._engine = Engine(self._searcher, k1=settings.bm25_k1, b=settings.bm25_b)
         self._generation, self._manifest, self.settings = generation, manifest, settings
         if old is not None:
             old.close()
@@ -162,7 +165,7 @@ class Index:
         from dataclasses import replace
 
         self.settings = replace(self.settings, **settings)
-        self._searcher.weighting = scoring(self.settings)
+        self._engine.k1, self._engine.b = self.settings.bm25_k1, self.settings.bm25_b
 
     def refresh(self) -> bool:
         """Switch to the newest published generation if there is one; True if it switched."""
@@ -211,22 +214,32 @@ class Index:
         if limit < 1:
             raise QueryError("limit must be at least 1")
         built = build_query(parsed, self.settings, fields, require_all)
-        restrictions = [q for q in (built.restriction, _filters(parsed)) if q is not None]
-        allowed = wq.And(restrictions) if len(restrictions) > 1 else (restrictions[0] if restrictions else None)
-        searcher = self._searcher
-        results = searcher.search(built.scored, limit=limit, filter=allowed)
+        engine, searcher = self._engine, self._searcher
+        allowed = None
+        for node in built.required:
+            allowed = engine.matches(node) if allowed is None else allowed & engine.matches(node)
+        for node in built.excluded:
+            allowed = (engine.live.copy() if allowed is None else allowed) & ~engine.matches(node)
+        metadata = _filters(parsed)
+        if metadata is not None:
+            mask = np.zeros(engine.size, dtype=bool)
+            mask[list(searcher.docs_for_query(metadata))] = True
+            allowed = mask if allowed is None else allowed & mask
+        scores = engine.scores(built.scored)
+        docnums, total = engine.top(scores, allowed, limit)
         hits = tuple(
-            self._hit(rank, hit, built.terms, snippet_chars) for rank, hit in enumerate(results, start=1)
+            self._hit(rank, int(docnum), float(scores[docnum]), built.terms, snippet_chars)
+            for rank, docnum in enumerate(docnums, start=1)
         )
         took = (time.perf_counter() - started) * 1000
-        return SearchResults(parsed.text, hits, results.estimated_length() if not results.has_exact_length() else len(results), took)
+        return SearchResults(parsed.text, hits, total, took)
 
-    def _hit(self, rank: int, hit, terms: QueryTerms, snippet_chars: int) -> Hit:
-        stored = hit.fields()
+    def _hit(self, rank: int, docnum: int, score: float, terms: QueryTerms, snippet_chars: int) -> Hit:
+        stored = self._searcher.stored_fields(docnum)
         return Hit(
             rank=rank,
             id=stored["id"],
-            score=float(hit.score or 0.0),
+            score=score,
             title=stored.get("title", ""),
             snippet=make_snippet(stored.get("body", ""), terms, snippet_chars),
             source=stored.get("source"),
@@ -247,7 +260,7 @@ class Index:
         return IndexStats(
             path=str(self.path),
             generation=generation.path.name,
-            documents=self._searcher.doc_count(),
+            documents=self._engine.documents,
             fields=tuple(SEARCHABLE_FIELDS),
             size_bytes=size,
             analyzer_version=m.get("analyzer_version", ""),
@@ -260,7 +273,7 @@ class Index:
 
     def __len__(self) -> int:
         self.refresh()
-        return self._searcher.doc_count()
+        return self._engine.documents
 
 
 def _filters(parsed: ParsedQuery) -> wq.Query | None:

@@ -1,4 +1,4 @@
-"""From a parsed query to a weighted Whoosh query scored with BM25F.
+"""From a parsed query to a weighted query tree, scored with BM25 by ``search.engine``.
 
 Each typed syllable looks in the field families — exact syllables, folded syllables, folded
 bigrams — of each searched field (title, body), weighted by the index settings:
@@ -15,12 +15,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from whoosh import query as wq
-from whoosh.scoring import BM25F
-
 from indexer.analysis import exact_analyzer, fold_diacritics
 from indexer.build import IndexSettings
 from indexer.errors import QueryError
+from search.engine import AllOf, Best, Gate, Node, Sum, Term
 from search.query import Clause, ParsedQuery
 
 _ANALYZER = exact_analyzer()
@@ -58,16 +56,13 @@ def is_accented(parsed: ParsedQuery) -> bool:
     return any(fold_diacritics(c.text) != c.text for c in parsed.clauses)
 
 
-def scoring(settings: IndexSettings) -> BM25F:
-    return BM25F(B=settings.bm25_b, K1=settings.bm25_k1)
-
-
 @dataclass
 class BuiltQuery:
     """What to score, which documents are allowed at all, and the terms to highlight."""
 
-    scored: wq.Query
-    restriction: wq.Query | None
+    scored: Node
+    required: list[Node]  # every one must match
+    excluded: list[Node]  # none may match
     terms: QueryTerms
 
 
@@ -84,9 +79,9 @@ def build_query(
     accented = is_accented(parsed)
     terms = QueryTerms(accented=accented)
     weights = {"title": settings.title_weight, "body": settings.body_weight}
-    scored: list[wq.Query] = []
-    required: list[wq.Query] = []
-    excluded: list[wq.Query] = []
+    scored: list[Node] = []
+    required: list[Node] = []
+    excluded: list[Node] = []
     for clause in parsed.clauses:
         syllables = query_syllables(clause.text)
         if not syllables:
@@ -102,15 +97,9 @@ def build_query(
             required.append(_clause_requirement(*args))
     if not scored:
         raise QueryError(f"the query {parsed.text!r} has no words to search for")
-    # Required clauses (phrases, field clauses, --all) and exclusions restrict the documents as
-    # a filter; every clause that matches adds to the score. Whoosh's AndMaybe/Require matchers
-    # lose scores or fail an assertion under its block-skipping optimisation, so they are not used.
-    restriction: wq.Query | None = None
-    if required:
-        restriction = wq.And(required) if len(required) > 1 else required[0]
-    if excluded:
-        restriction = wq.AndNot(restriction or wq.Every(), wq.Or(excluded))
-    return BuiltQuery(wq.Or(scored) if len(scored) > 1 else scored[0], restriction, terms)
+    # Required clauses (phrases, field clauses, --all) and exclusions restrict which documents
+    # may be returned; every clause that matches adds to the score.
+    return BuiltQuery(Sum(tuple(scored)) if len(scored) > 1 else scored[0], required, excluded, terms)
 
 
 def _collect_terms(terms: QueryTerms, syllables: list[Syllable]) -> None:
@@ -138,11 +127,37 @@ def _clause_query(
     weights: dict[str, float],
     settings: IndexSettings,
     accented: bool,
-) -> wq.Query:
+) -> Node:
     """How a clause scores: each syllable, plus the bigrams of adjacent syllables."""
     if clause.phrase and len(syllables) > 1:
-        return _phrase_query(syllables, fields, weights, settings, accented)
-    return wq.Or(_syllable_queries(syllables, fields, weights, settings, accented) + _bigram_terms(syllables, fields, weights, settings, accented))
+        return Best(tuple(Sum(tuple(parts)) for parts in _phrase_parts(syllables, fields, weights, settings, accented)), settings.tiebreak)
+    nodes = _syllable_queries(syllables, fields, weights, settings, accented) + _bigram_terms(syllables, fields, weights, settings, accented)
+    bonus = _whole_phrase_bonus(syllables, fields, weights, settings)
+    return Sum(tuple(nodes + ([bonus] if bonus else [])))
+
+
+# Up to this many syllables a query is likely one or two words the user means together; a
+# longer one (a pasted title, a question) is a bag of words and gets no whole-phrase bonus.
+PHRASE_BONUS_MAX_SYLLABLES = 6
+
+
+def _whole_phrase_bonus(syllables, fields, weights, settings: IndexSettings) -> Node | None:
+    """Extra score where all the query's syllables stand together, as typed, in one field.
+
+    "sinh hoạt chi bộ" as written must beat an article that has "sinh viên", "hoạt động",
+    "Chi phí" and "Bộ Giáo dục": per-bigram scores alone cannot ensure it when the scattered
+    article is short and the right one long.
+    """
+    plain = [s for s in syllables if not s.compound]
+    if not settings.phrase_bonus or not 2 <= len(plain) <= PHRASE_BONUS_MAX_SYLLABLES:
+        return None
+    if not all(b.joined for b in plain[1:]):
+        return None
+    per_field = []
+    for name in fields:
+        terms = tuple(Term(f"{name}_fold_bi", f"{a.folded} {b.folded}", weights[name] * settings.phrase_bonus) for a, b in zip(plain, plain[1:]))
+        per_field.append(Gate(AllOf(terms), Sum(terms)))
+    return _best_field(per_field, settings)
 
 
 def _clause_requirement(
@@ -152,28 +167,37 @@ def _clause_requirement(
     weights: dict[str, float],
     settings: IndexSettings,
     accented: bool,
-) -> wq.Query:
+) -> Node:
     """What a document must contain to satisfy a required (or excluded) clause."""
     if clause.phrase and len(syllables) > 1:
-        return _phrase_query(syllables, fields, weights, settings, accented)
+        # In one field: all bigrams (and, with diacritics, all exact syllables) of the phrase.
+        return Sum(tuple(AllOf(tuple(parts)) for parts in _phrase_parts(syllables, fields, weights, settings, accented)))
     per_syllable = _syllable_queries([s for s in syllables if not s.compound] or syllables, fields, weights, settings, accented)
-    return wq.And(per_syllable) if len(per_syllable) > 1 else per_syllable[0]
+    return AllOf(tuple(per_syllable))
 
 
-def _syllable_queries(syllables, fields, weights, settings: IndexSettings, accented: bool) -> list[wq.Query]:
+def _distinct(items):
+    """Each query term once: a pasted text that repeats a word must not multiply its weight."""
+    return list(dict.fromkeys(items))
+
+
+def _syllable_queries(syllables, fields, weights, settings: IndexSettings, accented: bool) -> list[Node]:
     per_syllable = []
-    for s in syllables:
+    for s in _distinct(syllables):
         # Within a family the best field counts and the others add only ``tiebreak``: summing
         # them would let a common syllable in title and body count twice. With diacritics typed,
         # the folded family is added at ``folded_weight``, so a document with the typed form
         # always outscores one that has the syllable only with other diacritics.
         fold_w = settings.folded_weight if accented else 1.0
-        folded = _best_field([wq.Term(f"{name}_fold", s.folded, boost=weights[name] * fold_w) for name in fields], settings)
+        folded = _best_field([Term(f"{name}_fold", s.folded, weights[name] * fold_w) for name in fields], settings)
+        parts = [folded]
         if accented:
-            exact = _best_field([wq.Term(name, s.exact, boost=weights[name]) for name in fields], settings)
-            per_syllable.append(wq.Or([exact, folded]))
-        else:
-            per_syllable.append(folded)
+            parts.insert(0, _best_field([Term(name, s.exact, weights[name]) for name in fields], settings))
+        if "body" in fields and settings.opening_weight:
+            # A match in the article's first paragraph adds to a match anywhere in the body.
+            opening = Term("opening", s.exact, settings.opening_weight) if accented else Term("opening_fold", s.folded, settings.opening_weight)
+            parts.append(opening)
+        per_syllable.append(Sum(tuple(parts)) if len(parts) > 1 else parts[0])
     return per_syllable
 
 
@@ -182,38 +206,37 @@ def _in_bigram(s: Syllable, plain: list[Syllable]) -> bool:
     return (i > 0 and s.joined) or (i + 1 < len(plain) and plain[i + 1].joined)
 
 
-def _best_field(alternatives: list[wq.Query], settings: IndexSettings) -> wq.Query:
+def _best_field(alternatives: list[Node], settings: IndexSettings) -> Node:
     if len(alternatives) == 1:
         return alternatives[0]
-    return wq.DisjunctionMax(alternatives, tiebreak=settings.tiebreak)
+    return Best(tuple(alternatives), settings.tiebreak)
 
 
-def _bigram_terms(syllables, fields, weights, settings: IndexSettings, accented: bool) -> list[wq.Query]:
-    out: list[wq.Query] = []
+def _bigram_terms(syllables, fields, weights, settings: IndexSettings, accented: bool) -> list[Node]:
+    out: list[Node] = []
     plain = [s for s in syllables if not s.compound]
-    for a, b in zip(plain, plain[1:]):
-        if not b.joined:
-            continue
-        pair = f"{a.folded} {b.folded}"
-        alternatives = [wq.Term(f"{name}_fold_bi", pair, boost=weights[name] * settings.bigram_weight) for name in fields]
+    for pair in _distinct(f"{a.folded} {b.folded}" for a, b in zip(plain, plain[1:]) if b.joined):
+        alternatives = [Term(f"{name}_fold_bi", pair, weights[name] * settings.bigram_weight) for name in fields]
         out.append(_best_field(alternatives, settings))
+        if "body" in fields and settings.opening_weight:
+            out.append(Term("opening_fold_bi", pair, settings.opening_weight * settings.bigram_weight))
     return out
 
 
-def _phrase_query(syllables, fields, weights, settings: IndexSettings, accented: bool) -> wq.Query:
-    """Syllables in order: every bigram of the phrase in one field (the index keeps bigrams, not
-    positions); with diacritics typed, every exact syllable as well."""
+def _phrase_parts(syllables, fields, weights, settings: IndexSettings, accented: bool) -> list[list[Node]]:
+    """Per field, the terms a phrase needs: its bigrams (the index keeps bigrams, not
+    positions) and, with diacritics typed, its exact syllables."""
     plain = [s for s in syllables if not s.compound]
-    alternatives = []
+    per_field = []
     for name in fields:
         w = weights[name] * settings.bigram_weight
         # Syllables split by punctuation ("bóng đá. Nhưng") form no bigram in the index either.
-        parts: list[wq.Query] = [
-            wq.Term(f"{name}_fold_bi", f"{a.folded} {b.folded}", boost=w) for a, b in zip(plain, plain[1:]) if b.joined
+        parts: list[Node] = [
+            Term(f"{name}_fold_bi", f"{a.folded} {b.folded}", w) for a, b in zip(plain, plain[1:]) if b.joined
         ]
         if accented:
-            parts += [wq.Term(name, s.exact, boost=weights[name]) for s in plain]
+            parts += [Term(name, s.exact, weights[name]) for s in plain]
         else:
-            parts += [wq.Term(f"{name}_fold", s.folded, boost=weights[name]) for s in plain if not _in_bigram(s, plain)]
-        alternatives.append(wq.And(parts) if len(parts) > 1 else parts[0])
-    return wq.Or(alternatives) if len(alternatives) > 1 else alternatives[0]
+            parts += [Term(f"{name}_fold", s.folded, weights[name]) for s in plain if not _in_bigram(s, plain)]
+        per_field.append(parts)
+    return per_field

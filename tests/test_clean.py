@@ -83,3 +83,12 @@ def test_lines_repeated_across_a_sites_pages_are_recognised():
     pages = [[f"Bài {i}: nội dung riêng của bài viết số {i}.", "Liên hệ tòa soạn: 024 1234 5678"] for i in range(5)]
     assert repeated_site_lines(pages) == frozenset({"liên hệ tòa soạn: 024 1234 5678"})
     assert repeated_site_lines(pages[:2]) == frozenset()  # too few pages to tell
+
+
+def test_a_one_paragraph_article_that_mentions_a_website_is_kept():
+    body = ["Như vậy là Huyền đã lên đường dự thi Hoa hậu Thế giới 2004. Vậy tôi mong khán giả bình chọn qua mạng tại link: http://missworldvote.streamos.com/voteform.php."]
+    assert strip_boilerplate(body) == body
+
+
+def test_a_page_without_prose_keeps_its_text_but_not_its_furniture():
+    assert strip_boilerplate(["Ảnh: Hoàng Hà", "Lượt xem: 1.234"]) == ["Ảnh: Hoàng Hà"]

@@ -40,5 +40,8 @@ def test_search_never_crashes(corpus_index, text):
 
 
 def test_very_long_query_is_searched(corpus_index):
-    results = corpus_index.search("sinh hoạt chi bộ " * 2500)  # 42k characters
-    assert results.hits[0].id == "000_88a30b64d4879a10"
+    results = corpus_index.search("sinh hoạt chi bộ " * 2500)  # 42k characters, cut to 2,000
+    # A repeated phrase is no longer a short phrase (no whole-phrase bonus), so only presence
+    # among the hits is asserted here; each distinct word counts once.
+    assert "000_88a30b64d4879a10" in [h.id for h in results.hits[:5]]
+    assert results.hits[0].score < 50

@@ -87,7 +87,7 @@ def build_query(
         if not syllables:
             continue
         clause_fields = (clause.field,) if clause.field else fields
-        args = (clause, syllables, clause_fields, weights, settings, accented)
+        args = (clause, syllables, _Scope(clause_fields, weights, settings, accented))
         if clause.negated:
             excluded.append(_clause_requirement(*args))
             continue
@@ -120,15 +120,19 @@ def _collect_terms(terms: QueryTerms, syllables: list[Syllable]) -> None:
     terms.code_parts |= parts - standalone
 
 
-def _clause_query(
-    clause: Clause,
-    syllables: list[Syllable],
-    fields: tuple[str, ...],
-    weights: dict[str, float],
-    settings: IndexSettings,
-    accented: bool,
-) -> Node:
+@dataclass(frozen=True)
+class _Scope:
+    """Where and how a query's clauses are looked up."""
+
+    fields: tuple[str, ...]
+    weights: dict
+    settings: IndexSettings
+    accented: bool
+
+
+def _clause_query(clause: Clause, syllables: list[Syllable], scope: _Scope) -> Node:
     """How a clause scores: each syllable, plus the bigrams of adjacent syllables."""
+    fields, weights, settings, accented = scope.fields, scope.weights, scope.settings, scope.accented
     if clause.phrase and len(syllables) > 1:
         return Best(tuple(Sum(tuple(parts)) for parts in _phrase_parts(syllables, fields, weights, settings, accented)), settings.tiebreak)
     nodes = _syllable_queries(syllables, fields, weights, settings, accented) + _bigram_terms(syllables, fields, weights, settings, accented)
@@ -160,15 +164,9 @@ def _whole_phrase_bonus(syllables, fields, weights, settings: IndexSettings) -> 
     return _best_field(per_field, settings)
 
 
-def _clause_requirement(
-    clause: Clause,
-    syllables: list[Syllable],
-    fields: tuple[str, ...],
-    weights: dict[str, float],
-    settings: IndexSettings,
-    accented: bool,
-) -> Node:
+def _clause_requirement(clause: Clause, syllables: list[Syllable], scope: _Scope) -> Node:
     """What a document must contain to satisfy a required (or excluded) clause."""
+    fields, weights, settings, accented = scope.fields, scope.weights, scope.settings, scope.accented
     if clause.phrase and len(syllables) > 1:
         # In one field: all bigrams (and, with diacritics, all exact syllables) of the phrase.
         return Sum(tuple(AllOf(tuple(parts)) for parts in _phrase_parts(syllables, fields, weights, settings, accented)))

@@ -1,0 +1,207 @@
+"""Speed side by side: vnsearch, plain Whoosh, SQLite FTS5 (and tantivy if installed).
+
+Every engine indexes the same VNTC bodies and answers the same title-length OR queries
+(titles of articles in the sample), top 10, in one run, so the ratios are comparable even on a
+noisy machine. Medians (p50) and 95th percentiles over the queries, after one warm-up pass.
+
+    python bench/speed.py --docs 2000         # small, minutes
+    python bench/speed.py                     # all 84,132 articles (plain Whoosh alone: ~5 h)
+
+tantivy runs when installed: pip install -e ".[bench]".
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import random
+import os
+import re
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from indexer import IndexSettings, build_index  # noqa: E402
+from search import Index  # noqa: E402
+
+VNTC = ROOT.parent / "shared" / "corpus" / "vntc.jsonl.gz"
+
+
+def load(n_docs: int | None, n_queries: int, seed: int = 13) -> tuple[list[dict], list[str]]:
+    """A seeded random sample of VNTC (the file is ordered by split and source)."""
+    with gzip.open(VNTC, "rt", encoding="utf-8") as f:
+        lines = f.readlines()
+    if n_docs:
+        random.Random(seed).shuffle(lines)
+        lines = lines[:n_docs]
+    docs = [d for d in map(json.loads, lines) if d["body"].strip()]
+    titles = [" ".join(d["title"].split()) for d in docs if d["title"] and "<" not in d["title"]]
+    return docs, titles[:n_queries]
+
+
+def size_of(path: Path) -> int:
+    path = Path(path)
+    if path.is_file():
+        return path.stat().st_size
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def percentiles(times: list[float]) -> tuple[float, float]:
+    times = sorted(times)
+    return statistics.median(times), times[min(len(times) - 1, int(0.95 * len(times)))]
+
+
+def timed_queries(run, queries: list[str]) -> tuple[float, float]:
+    for q in queries[:50]:
+        run(q)  # warm-up
+    times = []
+    for q in queries:
+        started = time.perf_counter()
+        run(q)
+        times.append((time.perf_counter() - started) * 1000)
+    return percentiles(times)
+
+
+def bench_vnsearch(docs, queries, workdir: Path, procs: int) -> dict:
+    source = workdir / "docs.jsonl"
+    with open(source, "w", encoding="utf-8") as f:
+        for d in docs:
+            f.write(json.dumps({"id": d["id"], "title": "", "body": d["body"]}, ensure_ascii=False) + "\n")
+    target = workdir / "vnsearch"
+    started = time.perf_counter()
+    build_index([source], target, IndexSettings(procs=procs))
+    build = time.perf_counter() - started
+    with Index.open(target) as index:
+        p50, p95 = timed_queries(lambda q: index.search(q, limit=10, fields=["body"]), queries)
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "from search.cli import main; main()", "search", queries[0],
+                    "--index", str(target), "--fields", "body", "--json"], cwd=ROOT, capture_output=True, check=False)
+    cold = (time.perf_counter() - started) * 1000
+    return {"engine": "vnsearch", "build_s": build, "size": size_of(target), "p50": p50, "p95": p95, "cold_ms": cold}
+
+
+def bench_whoosh(docs, queries, workdir: Path) -> dict:
+    from whoosh import index as whoosh_index
+    from whoosh.analysis import StandardAnalyzer
+    from whoosh.fields import ID, TEXT, Schema
+    from whoosh.highlight import HtmlFormatter
+    from whoosh.qparser import OrGroup, QueryParser
+
+    target = workdir / "whoosh"
+    target.mkdir()
+    ix = whoosh_index.create_in(target, Schema(id=ID(stored=True), body=TEXT(analyzer=StandardAnalyzer(), stored=True)))
+    started = time.perf_counter()
+    writer = ix.writer(limitmb=256)
+    for d in docs:
+        writer.add_document(id=d["id"], body=d["body"])
+    writer.commit()
+    build = time.perf_counter() - started
+    parser = QueryParser("body", ix.schema, group=OrGroup)
+    with ix.searcher() as searcher:
+        def run(q):
+            results = searcher.search(parser.parse(re.sub(r"[^\w\s]", " ", q)), limit=10)
+            results.formatter = HtmlFormatter()
+            return [hit.highlights("body") for hit in results]
+
+        p50, p95 = timed_queries(run, queries)
+    return {"engine": "Whoosh 2.7 StandardAnalyzer, plain", "build_s": build, "size": size_of(target), "p50": p50, "p95": p95}
+
+
+def bench_fts5(docs, queries, workdir: Path) -> dict:
+    path = workdir / "fts5.db"
+    db = sqlite3.connect(path)
+    db.execute("CREATE VIRTUAL TABLE docs USING fts5(id UNINDEXED, body, tokenize='unicode61 remove_diacritics 2')")
+    started = time.perf_counter()
+    db.executemany("INSERT INTO docs VALUES (?, ?)", ((d["id"], d["body"]) for d in docs))
+    db.commit()
+    build = time.perf_counter() - started
+
+    def run(q):
+        words = re.findall(r"\w+", q)
+        match = " OR ".join(f'"{w}"' for w in words)
+        return db.execute(
+            "SELECT id, snippet(docs, 1, '<mark>', '</mark>', '…', 30) FROM docs WHERE docs MATCH ? ORDER BY bm25(docs) LIMIT 10",
+            (match,),
+        ).fetchall()
+
+    p50, p95 = timed_queries(run, queries)
+    db.close()
+    return {"engine": "SQLite FTS5 (remove_diacritics)", "build_s": build, "size": size_of(path), "p50": p50, "p95": p95}
+
+
+def bench_tantivy(docs, queries, workdir: Path) -> dict | None:
+    try:
+        import tantivy
+    except ImportError:
+        return None
+    builder = tantivy.SchemaBuilder()
+    builder.add_text_field("id", stored=True)
+    builder.add_text_field("body", stored=True)
+    schema = builder.build()
+    target = workdir / "tantivy"
+    target.mkdir()
+    index = tantivy.Index(schema, path=str(target))
+    started = time.perf_counter()
+    writer = index.writer()
+    for d in docs:
+        writer.add_document(tantivy.Document(id=d["id"], body=d["body"]))
+    writer.commit()
+    writer.wait_merging_threads()
+    build = time.perf_counter() - started
+    index.reload()
+    searcher = index.searcher()
+
+    def run(q):
+        query = index.parse_query(" ".join(re.findall(r"\w+", q)) or "x", ["body"])
+        return searcher.search(query, 10).hits
+
+    p50, p95 = timed_queries(run, queries)
+    return {"engine": "tantivy (default tokenizer)", "build_s": build, "size": size_of(target), "p50": p50, "p95": p95}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--docs", type=int, default=2000, help="first N VNTC records (0: all)")
+    parser.add_argument("--queries", type=int, default=500)
+    parser.add_argument("--procs", type=int, default=2, help="processes for the vnsearch build")
+    parser.add_argument("--skip", action="append", default=[], choices=["whoosh", "fts5", "tantivy"])
+    args = parser.parse_args()
+    if not VNTC.exists():
+        raise SystemExit(f"{VNTC} not found: the benchmark reads ../shared")
+    docs, queries = load(args.docs or None, args.queries)
+    text_bytes = sum(len(d["body"].encode()) for d in docs)
+    workdir = Path(tempfile.mkdtemp(prefix="vnsearch-speed-"))
+    try:
+        rows = [bench_vnsearch(docs, queries, workdir, args.procs)]
+        if "whoosh" not in args.skip:
+            rows.append(bench_whoosh(docs, queries, workdir))
+        if "fts5" not in args.skip:
+            rows.append(bench_fts5(docs, queries, workdir))
+        if "tantivy" not in args.skip:
+            row = bench_tantivy(docs, queries, workdir)
+            if row:
+                rows.append(row)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    base = rows[0]
+    print(f"\n{len(docs):,} VNTC bodies ({text_bytes / 1e6:.0f} MB), {len(queries)} title OR queries, top 10, {os.cpu_count()} CPUs")
+    print(f"| {'engine':<34} | {'build docs/s':>12} | {'index MB':>8} | {'× text':>6} | {'p50 ms':>7} | {'p95 ms':>7} | {'p50 vs vnsearch':>15} |")
+    print(f"|{'-' * 36}|{'-' * 14}|{'-' * 10}|{'-' * 8}|{'-' * 9}|{'-' * 9}|{'-' * 17}|")
+    for r in rows:
+        rate = len(docs) / r["build_s"]
+        print(f"| {r['engine']:<34} | {rate:>12,.0f} | {r['size'] / 1e6:>8.1f} | {r['size'] / text_bytes:>6.2f} | "
+              f"{r['p50']:>7.1f} | {r['p95']:>7.1f} | {r['p50'] / base['p50']:>14.2f}× |")
+    print(f"\nvnsearch cold start (process start to first result, `vnsearch search`): {base['cold_ms']:.0f} ms")
+
+
+if __name__ == "__main__":
+    main()

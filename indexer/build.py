@@ -76,7 +76,7 @@ class IndexSettings:
     body_weight: float = 1.0
     folded_weight: float = 0.35  # folded-only matches rank under matches of the typed diacritics
     bigram_weight: float = 0.5
-    opening_weight: float = 0.5  # added for matches in the body's first paragraph
+    opening_weight: float = 0.15  # added for matches in the body's first paragraph
     phrase_bonus: float = 3.0  # short queries whose syllables all stand together (search.rank)
     tiebreak: float = 0.3  # how much the other fields add to the best-matching one
     bm25_k1: float = 1.2

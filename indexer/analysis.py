@@ -392,11 +392,6 @@ def folded_analyzer():
     return exact_analyzer() | FoldDiacriticsFilter()
 
 
-def bigram_analyzer():
-    """Adjacent canonical syllables: "chi bộ"."""
-    return exact_analyzer() | SyllableBigramFilter()
-
-
 def folded_bigram_analyzer():
     """Adjacent syllables without diacritics: "chi bo"."""
     return folded_analyzer() | SyllableBigramFilter()

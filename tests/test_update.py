@@ -1,6 +1,5 @@
 """Scheduled updates: incremental work, the writer lock, and survival of SIGKILL at any moment."""
 
-import json
 import os
 import random
 import shutil

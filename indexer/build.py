@@ -24,9 +24,8 @@ from whoosh.fields import DATETIME, ID, NUMERIC, STORED, TEXT, Schema
 
 from indexer import analysis
 from indexer.analysis import ANALYZER_VERSION, metadata_key, normalize_term
-from indexer.errors import IncompatibleIndex
+from indexer.errors import IncompatibleIndex, NotAnIndex
 from indexer.sources import Article, Problem, read_sources
-from indexer.errors import NotAnIndex
 from indexer.store import CURRENT as CURRENT_FILE
 from indexer.store import (
     Generation,
@@ -59,7 +58,7 @@ TEXT_FIELDS = ("title", "body", "opening")
 # The opening (the lead, "sapo") is the first paragraph of the body, indexed again on its own:
 # news articles state their subject there, so a match in it says more than one deep in the
 # body. Searching "body" searches the opening too (it is part of the body); see search.rank.
-LEAD_MAX_CHARS = 400
+OPENING_MAX_CHARS = 400
 
 
 @dataclass(frozen=True)
@@ -217,8 +216,8 @@ def document_fields(article: Article, duplicates: list[str]) -> dict:
     if article.date:
         doc["date"] = article.date.replace(tzinfo=None) if article.date.tzinfo else article.date
         doc["year"] = article.date.year
-    lead = article.body.split("\n", 1)[0][:LEAD_MAX_CHARS]
-    for name, text in (("title", article.title), ("body", article.body), ("opening", lead)):
+    opening = article.body.split("\n", 1)[0][:OPENING_MAX_CHARS]
+    for name, text in (("title", article.title), ("body", article.body), ("opening", opening)):
         for suffix in FIELD_FAMILIES:
             doc[name + suffix] = text
     return doc
@@ -332,7 +331,7 @@ def update_index(
     sources = [str(s) for s in sources]
     index_dir = Path(index_dir) if index_dir is not None else default_index_dir()
     try:
-        live = current_generation(index_dir)
+        current_generation(index_dir)
     except NotAnIndex:
         if any(index_dir.glob("gen-*")) or (index_dir / CURRENT_FILE).exists():
             raise

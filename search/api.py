@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -162,8 +162,6 @@ class Index:
     def tune(self, **settings) -> None:
         """Change query-time settings (weights, BM25 k1/b) for this object only, for experiments
         such as bench/quality.py; the index on disk keeps the settings it was built with."""
-        from dataclasses import replace
-
         self.settings = replace(self.settings, **settings)
         self._engine.k1, self._engine.b = self.settings.bm25_k1, self.settings.bm25_b
 
@@ -215,16 +213,14 @@ class Index:
             raise QueryError("limit must be at least 1")
         built = build_query(parsed, self.settings, fields, require_all)
         engine, searcher = self._engine, self._searcher
-        allowed = None
-        for node in built.required:
-            allowed = engine.matches(node) if allowed is None else allowed & engine.matches(node)
-        for node in built.excluded:
-            allowed = (engine.live.copy() if allowed is None else allowed) & ~engine.matches(node)
+        masks = [engine.matches(node) for node in built.required]
+        masks += [~engine.matches(node) for node in built.excluded]
         metadata = _filters(parsed)
         if metadata is not None:
             mask = np.zeros(engine.size, dtype=bool)
             mask[list(searcher.docs_for_query(metadata))] = True
-            allowed = mask if allowed is None else allowed & mask
+            masks.append(mask)
+        allowed = np.logical_and.reduce(masks) if masks else None
         scores = engine.scores(built.scored)
         docnums, total = engine.top(scores, allowed, limit)
         hits = tuple(

@@ -25,6 +25,7 @@ from typing import Union
 
 import numpy as np
 from whoosh.codec.whoosh3 import LENGTHS_COLUMN
+from whoosh.reading import TermNotFound
 from whoosh.util.numeric import byte_to_length
 
 # --------------------------------------------------------------------------------------------
@@ -127,10 +128,8 @@ class Engine:
         for reader, offset in self.leaves:
             try:
                 matcher = reader.postings(fieldname, text)
-            except Exception as e:  # whoosh raises TermNotFound (a KeyError subclass)
-                if type(e).__name__ == "TermNotFound" or isinstance(e, KeyError):
-                    continue
-                raise
+            except TermNotFound:
+                continue
             d, f = _read_postings(matcher)
             docs.append(d + offset)
             freqs.append(f)

@@ -22,7 +22,7 @@ import re
 import unicodedata
 from collections import OrderedDict
 from functools import lru_cache
-from typing import Iterator, NamedTuple
+from typing import Iterator, NamedTuple, Sequence
 
 import icu
 from whoosh.analysis import Filter, LowercaseFilter, Token, Tokenizer
@@ -225,41 +225,50 @@ class VietnameseTokenizer(Tokenizer):
             self._cache.popitem(last=False)
         return tokens
 
-    def _icu_words(self, text: str) -> Iterator[tuple[int, int]]:
+    def syllables(self, text: str) -> list[tuple[str, int, int]]:
+        """(syllable, start, end) of every ICU word in ``text``, dotted abbreviations split."""
         if self._breaker is None:
             self._breaker = icu.BreakIterator.createWordInstance(icu.Locale("vi"))
         breaker = self._breaker
         breaker.setText(text)
+        rule_status = breaker.getRuleStatus
+        # ICU counts UTF-16 code units; Python counts code points. They differ after any
+        # character outside the BMP (emoji, rare CJK), so map the offsets back then.
+        to_python = _utf16_to_python(text) if _ASTRAL.search(text) else None
+        syllables: list[tuple[str, int, int]] = []
+        append = syllables.append
         start = breaker.first()
+        # One loop, no generator: this runs for every word of every article indexed.
         for end in breaker:
             # Rule status 0 is space and punctuation; letters and numbers are >= 100.
-            if breaker.getRuleStatus() >= 100:
-                yield start, end
+            if rule_status() < 100:
+                start = end
+                continue
+            if to_python is None:
+                word_start, word_end = start, end
+            else:
+                word_start, word_end = to_python[start], to_python[end]
             start = end
-
-    def _tokenize(self, text: str) -> list[RawToken]:
-        syllables: list[tuple[str, int, int]] = []
-        for start, end in self._icu_words(text):
-            word = text[start:end]
+            word = text[word_start:word_end]
             # ICU keeps "TP.HCM" whole (MidLetter rule): split it into syllables; the whole form
             # comes back as a code below. Numbers like "4.400" stay whole.
             if "." in word and not _NUMBER.match(word):
-                offset = start
+                offset = word_start
                 for part in word.split("."):
                     if part:
-                        syllables.append((part, offset, offset + len(part)))
+                        append((part, offset, offset + len(part)))
                     offset += len(part) + 1
             else:
-                syllables.append((word, start, end))
+                append((word, word_start, word_end))
+        return syllables
 
+    def _tokenize(self, text: str) -> list[RawToken]:
         tokens: list[RawToken] = []
-        codes = {m.start(): m for m in _CODE.finditer(text) if _looks_like_code(m.group())}
+        codes = codes_in(text)
         pos = -1
         prev_end = 0
-        for word, start, end in syllables:
-            gap = text[prev_end:start]
-            # Syllables are neighbours across white space and inside codes ("TP.HCM", "NĐ-CP").
-            joined = pos >= 0 and (gap.isspace() or gap in (".", "-", "/"))
+        for word, start, end in self.syllables(text):
+            joined = pos >= 0 and _joins(text, prev_end, start)
             pos += 1
             code = codes.get(start)
             if code is not None and code.end() > end:
@@ -303,6 +312,56 @@ class VietnameseTokenizer(Tokenizer):
             token.compound = raw.compound
             token.joined = raw.joined
             yield token
+
+
+_ASTRAL = re.compile("[\U00010000-\U0010FFFF]")
+
+
+def _utf16_to_python(text: str) -> list[int]:
+    """For each UTF-16 offset into ``text``, the Python string index it corresponds to."""
+    out = []
+    for i, c in enumerate(text):
+        out.append(i)
+        if ord(c) > 0xFFFF:
+            out.append(i)  # the second half of a surrogate pair
+    out.append(len(text))
+    return out
+
+
+def codes_in(text: str) -> dict[int, re.Match]:
+    """Codes and dotted abbreviations in ``text`` by start offset ("24-QĐ/TW", "TP.HCM")."""
+    codes: dict[int, re.Match] = {}
+    done = 0
+    # _CODE is costly to try at every word of an article; codes are rare, so find the places
+    # where a separator stands between two word characters first and try _CODE only on the
+    # run of non-space text around each.
+    for hint in _CODE_HINT.finditer(text):
+        at = hint.start()
+        if at < done:
+            continue
+        start = max(text.rfind(" ", 0, at), text.rfind("\n", 0, at), text.rfind("\t", 0, at)) + 1
+        space = _SPACE.search(text, at)
+        done = space.start() if space else len(text)
+        for m in _CODE.finditer(text, start, done):
+            if _looks_like_code(m.group()):
+                codes[m.start()] = m
+    return codes
+
+
+_CODE_HINT = re.compile(r"[^\W_][-/.][^\W_]")
+_SPACE = re.compile(r"\s")
+
+
+def _joins(text: str, prev_end: int, start: int) -> bool:
+    """Only white space (or the . - / inside a code) between two syllables: they are neighbours."""
+    if start == prev_end + 1:
+        return text[prev_end] in _JOINERS
+    gap = text[prev_end:start]
+    return gap.isspace() or gap in (".", "-", "/")
+
+
+# One character between syllables: white space joins them, and so do the separators of a code.
+_JOINERS = frozenset(c for c in map(chr, range(0x3001)) if c.isspace()) | {".", "-", "/"}
 
 
 def _clean_token(word: str) -> str:
@@ -395,6 +454,108 @@ def folded_analyzer():
 def folded_bigram_analyzer():
     """Adjacent syllables without diacritics: "chi bo"."""
     return folded_analyzer() | SyllableBigramFilter()
+
+
+class TermKeys:
+    """Integer keys for the terms one process meets while indexing.
+
+    Each distinct syllable-level term (exact or folded form) gets a number from 1 up; a bigram
+    is the pair of its syllables' numbers in one integer (``first << 32 | second``), so it is
+    never built as a string while documents are analysed. Counting and sorting integer keys
+    is what makes indexing fast; ``text`` turns a key back into the term when a segment is
+    written.
+    """
+
+    def __init__(self) -> None:
+        self._numbers: dict[str, int] = {}
+        self._texts: list[str] = [""]  # key 0 is never used
+        # raw syllable as written -> (exact key, folded key): most syllables repeat, so after
+        # the first documents analysis is one dictionary lookup per syllable.
+        self.forms: dict[str, tuple[int, int]] = {}
+
+    def number(self, term: str) -> int:
+        key = self._numbers.get(term)
+        if key is None:
+            key = self._numbers[term] = len(self._texts)
+            self._texts.append(term)
+        return key
+
+    def forms_of(self, word: str) -> tuple[int, int]:
+        """(exact key, folded key) of a syllable as written."""
+        forms = self.forms.get(word)
+        if forms is None:
+            if len(self.forms) >= 500_000:  # junk input must not grow it without end
+                self.forms.clear()
+            exact = normalize_term(_clean_token(word))
+            forms = self.forms[word] = (self.number(exact), self.number(fold_diacritics(exact)))
+        return forms
+
+    def join(self, keys: Sequence[int]) -> str:
+        """The syllable-level terms of ``keys`` (no bigram keys) as one string."""
+        return " ".join(map(self._texts.__getitem__, keys))
+
+    def text(self, key: int) -> str:
+        if key >> 32:
+            return self._texts[key >> 32] + " " + self._texts[key & 0xFFFFFFFF]
+        return self._texts[key]
+
+
+TERM_KEYS = TermKeys()
+
+
+class DocumentTerms(NamedTuple):
+    """The term keys (see ``TermKeys``) of one text in each field family."""
+
+    exact: list[int]
+    folded: list[int]
+    folded_bigrams: list[int]
+    prefix: tuple[int, int, int] = (0, 0, 0)  # see document_terms(prefix_chars=...)
+
+    def texts(self, family: int) -> list[str]:
+        """The terms of one family as text (0 exact, 1 folded, 2 folded bigrams)."""
+        return [TERM_KEYS.text(k) for k in self[family]]
+
+
+def document_terms(text: str, prefix_chars: int = 0) -> DocumentTerms:
+    """What ``exact_analyzer``, ``folded_analyzer`` and ``folded_bigram_analyzer`` make of
+    ``text``, in one pass, as term keys.
+
+    The indexer analyses every document with this instead of running the three analyzers:
+    it shares the ICU pass and the per-syllable work between the families and skips the
+    token objects and offsets that an index without positions does not need. The analyzers
+    stay the specification; tests check that both give the same terms.
+
+    With ``prefix_chars``, ``prefix`` is how many terms of each family come from syllables
+    that start in the first ``prefix_chars`` characters (the article's opening).
+    """
+    exact: list[int] = []
+    folded: list[int] = []
+    bigrams: list[int] = []
+    codes = codes_in(text)
+    known = TERM_KEYS.forms.get
+    joiners = _JOINERS
+    prefix = None
+    prefix_end = prefix_chars or len(text) + 1
+    prev_fold = 0
+    prev_end = 0
+    for word, start, end in _TOKENIZER.syllables(text):
+        if start >= prefix_end:
+            prefix = (len(exact), len(folded), len(bigrams))
+            prefix_end = len(text) + 1
+        if codes:
+            code = codes.get(start)
+            if code is not None and code.end() > end:
+                whole_exact, whole_folded = TERM_KEYS.forms_of(code.group())
+                exact.append(whole_exact)
+                folded.append(whole_folded)
+        term, fold = known(word) or TERM_KEYS.forms_of(word)
+        exact.append(term)
+        folded.append(fold)
+        # _joins, with its common case (one space) inline: this loop is the indexer's inner loop.
+        if prev_fold and ((text[prev_end] in joiners) if start == prev_end + 1 else _joins(text, prev_end, start)):
+            bigrams.append(prev_fold << 32 | fold)
+        prev_fold, prev_end = fold, end
+    return DocumentTerms(exact, folded, bigrams, prefix or (len(exact), len(folded), len(bigrams)))
 
 
 def analyze(text: str, analyzer=None) -> list[str]:

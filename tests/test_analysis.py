@@ -4,11 +4,14 @@ import pickle
 
 import pytest
 
+from tests.conftest import CORPUS
+
 from indexer.analysis import (
     VietnameseTokenizer,
     analyze,
     canonical_spelling,
     canonical_tone,
+    document_terms,
     exact_analyzer,
     fold_diacritics,
     folded_analyzer,
@@ -45,6 +48,12 @@ class TestTokenizer:
 
     def test_punctuation_and_emoji_make_no_tokens(self):
         assert raw("— !!! 🙂 …") == []
+
+    def test_offsets_are_right_after_emoji(self):
+        # ICU counts UTF-16 units, Python code points: an emoji shifts them apart.
+        text = "🎉🎉 Tỉnh uỷ 😀 hoà giải"
+        tokens = VietnameseTokenizer().raw_tokens(text)
+        assert [text[t.startchar : t.endchar] for t in tokens] == ["Tỉnh", "uỷ", "hoà", "giải"]
 
     def test_decomposed_input_gives_composed_tokens(self):
         nfd = "Ho\u0300a Bi\u0300nh"
@@ -114,3 +123,35 @@ class TestAnalyzers:
 
     def test_normalize_term(self):
         assert normalize_term("THUỶ") == "thủy"
+
+
+class TestDocumentTerms:
+    """The indexer's one-pass analysis must give exactly what the three analyzers give."""
+
+    @pytest.mark.parametrize(
+        "text",
+        [
+            (CORPUS / "000_88a30b64d4879a10.txt").read_text(encoding="utf-8"),
+            "Theo Quyết định 24-QĐ/TW, Tỉnh uỷ TP.HCM và Tỉnh ủy Hoà Bình… 4.400 đảng viên (2,5%).",
+            "Kỹ sư   Lý\u00a0Quý 🎉 ở Mỹ/NĐ-CP — Covid-19; 30/7/2021.",
+            "",
+        ],
+    )
+    def test_same_terms_as_the_analyzers(self, text):
+        terms = document_terms(text)
+        exact, folded, bigrams = terms.texts(0), terms.texts(1), terms.texts(2)
+        assert sorted(exact) == sorted(analyze(text, exact_analyzer()))
+        assert sorted(folded) == sorted(analyze(text, folded_analyzer()))
+        assert sorted(bigrams) == sorted(analyze(text, folded_bigram_analyzer()))
+
+    def test_all_shipped_pages(self):
+        for page in sorted(CORPUS.glob("*.txt")):
+            text = page.read_text(encoding="utf-8")
+            assert sorted(document_terms(text).texts(2)) == sorted(analyze(text, folded_bigram_analyzer())), page.name
+
+    def test_prefix_counts_the_terms_of_the_opening(self):
+        text = "Tỉnh uỷ Ninh Thuận họp.\nSinh hoạt chi bộ"
+        terms = document_terms(text, prefix_chars=text.index("\n"))
+        n_exact, n_folded, n_bigrams = terms.prefix
+        assert terms.texts(0)[:n_exact] == ["tỉnh", "ủy", "ninh", "thuận", "họp"]
+        assert terms.texts(2)[:n_bigrams] == ["tinh uy", "uy ninh", "ninh thuan", "thuan hop"]

@@ -54,6 +54,7 @@ class Article:
     lead: str | None = None
     meta: dict = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    ordinal: int = -1  # its place among all documents read in one run (see Share)
 
 
 @dataclass
@@ -63,6 +64,7 @@ class Problem:
     origin: str
     reason: str
     id: str | None = None
+    ordinal: int = -1
 
 
 Record = Union[Article, Problem]
@@ -113,8 +115,37 @@ def _is_input(path: Path) -> bool:
     return not name.startswith(".") and name.endswith(PAGE_SUFFIXES + JSONL_SUFFIXES)
 
 
-def read_sources(sources: Iterable[str | os.PathLike]) -> Iterator[Record]:
-    """Every article (or problem) of the given sources, pages grouped by folder."""
+@dataclass(frozen=True)
+class Share:
+    """One process's part of the input when several read it in parallel: chunks of ``chunk``
+    documents (in reading order) dealt round-robin, this process taking number ``index`` of
+    every ``of``. Documents outside the share are passed over before they are parsed."""
+
+    index: int = 0
+    of: int = 1
+    chunk: int = 256
+
+    def __contains__(self, ordinal: int) -> bool:
+        return (ordinal // self.chunk) % self.of == self.index
+
+
+EVERYTHING = Share()
+
+
+class _Ordinals:
+    """Numbers the documents of a run in reading order, across all its files."""
+
+    def __init__(self) -> None:
+        self.next = 0
+
+    def take(self) -> int:
+        self.next += 1
+        return self.next - 1
+
+
+def read_sources(sources: Iterable[str | os.PathLike], share: Share = EVERYTHING) -> Iterator[Record]:
+    """Every article (or problem) of the given sources, pages grouped by folder, each with its
+    ``ordinal``; with a ``share``, only the documents of that share."""
     files = expand_sources(sources)
     pages_by_dir: dict[Path, list[Path]] = {}
     for path in files:
@@ -122,12 +153,13 @@ def read_sources(sources: Iterable[str | os.PathLike]) -> Iterator[Record]:
             continue
         pages_by_dir.setdefault(path.parent, []).append(path)
     done_dirs: set[Path] = set()
+    ordinals = _Ordinals()
     for path in files:
         if path.name.lower().endswith(JSONL_SUFFIXES):
-            yield from read_jsonl(path)
+            yield from read_jsonl(path, share, ordinals)
         elif path.parent not in done_dirs:
             done_dirs.add(path.parent)
-            yield from read_pages(pages_by_dir[path.parent])
+            yield from read_pages(pages_by_dir[path.parent], share, ordinals)
 
 
 # --------------------------------------------------------------------------------------------
@@ -211,28 +243,37 @@ def _split_page(path: Path, text: str) -> _Page | Problem:
     return _Page(path, title, byline, rest)
 
 
-def read_pages(paths: list[Path]) -> Iterator[Record]:
-    """Pages of one folder: read all first, so that a footer they share can be recognised."""
-    pages: list[_Page] = []
+def read_pages(paths: list[Path], share: Share = EVERYTHING, ordinals: _Ordinals | None = None) -> Iterator[Record]:
+    """Pages of one folder: read all first, so that a footer they share can be recognised
+    (also the pages outside ``share``: they count for the footer)."""
+    ordinals = ordinals or _Ordinals()
+    pages: list[tuple[int, _Page]] = []
     for path in paths:
-        try:
-            if path.stat().st_size > 4 * MAX_ARTICLE_CHARS:
-                yield Problem(str(path), f"file is {path.stat().st_size / 1e6:.1f} MB, too large for one article", id=path.stem)
-                continue
-            page = _split_page(path, decode_text(path.read_bytes()))
-        except OSError as e:
-            yield Problem(str(path), f"cannot read: {e.strerror or e}", id=path.stem)
-            continue
-        except Undecodable as e:
-            yield Problem(str(path), str(e), id=path.stem)
-            continue
-        if isinstance(page, Problem):
-            yield page
+        ordinal = ordinals.take()
+        record = _read_page(path)
+        if isinstance(record, Problem):
+            if ordinal in share:
+                record.ordinal = ordinal
+                yield record
         else:
-            pages.append(page)
-    site_lines = repeated_site_lines([p.lines for p in pages])
-    for page in pages:
-        yield _page_article(page, site_lines)
+            pages.append((ordinal, record))
+    site_lines = repeated_site_lines([p.lines for _, p in pages])
+    for ordinal, page in pages:
+        if ordinal in share:
+            record = _page_article(page, site_lines)
+            record.ordinal = ordinal
+            yield record
+
+
+def _read_page(path: Path) -> _Page | Problem:
+    try:
+        if path.stat().st_size > 4 * MAX_ARTICLE_CHARS:
+            return Problem(str(path), f"file is {path.stat().st_size / 1e6:.1f} MB, too large for one article", id=path.stem)
+        return _split_page(path, decode_text(path.read_bytes()))
+    except OSError as e:
+        return Problem(str(path), f"cannot read: {e.strerror or e}", id=path.stem)
+    except Undecodable as e:
+        return Problem(str(path), str(e), id=path.stem)
 
 
 def _page_article(page: _Page, site_lines: frozenset[str]) -> Record:
@@ -287,26 +328,35 @@ def _open_lines(path: Path):
     return open(path, "rb")
 
 
-def read_jsonl(path: Path) -> Iterator[Record]:
+def read_jsonl(path: Path, share: Share = EVERYTHING, ordinals: _Ordinals | None = None) -> Iterator[Record]:
     """Articles of a JSON Lines file, plain or gzip; a broken line is a Problem, not the end."""
+    ordinals = ordinals or _Ordinals()
     try:
         handle = _open_lines(path)
     except OSError as e:
-        yield Problem(str(path), f"cannot read: {e.strerror or e}")
+        ordinal = ordinals.take()
+        if ordinal in share:
+            yield Problem(str(path), f"cannot read: {e.strerror or e}", ordinal=ordinal)
         return
     with handle:
         line_no = 0
         try:
             for raw in handle:
                 line_no += 1
-                origin = f"{path}:{line_no}"
                 if line_no == 1 and raw.startswith(codecs.BOM_UTF8):
                     raw = raw[len(codecs.BOM_UTF8) :]
                 if not raw.strip():
                     continue
-                yield _json_article(raw, origin, path, line_no)
+                ordinal = ordinals.take()
+                if ordinal not in share:
+                    continue
+                record = _json_article(raw, f"{path}:{line_no}", path, line_no)
+                record.ordinal = ordinal
+                yield record
         except (OSError, EOFError, gzip.BadGzipFile) as e:
-            yield Problem(f"{path}:{line_no + 1}", f"cannot read further: {e}")
+            ordinal = ordinals.take()
+            if ordinal in share:
+                yield Problem(f"{path}:{line_no + 1}", f"cannot read further: {e}", ordinal=ordinal)
 
 
 def _json_article(raw: bytes, origin: str, path: Path, line_no: int) -> Record:

@@ -11,22 +11,24 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Iterable
 
-from tqdm import tqdm
-from whoosh import index as whoosh_index
-from whoosh.fields import DATETIME, ID, NUMERIC, STORED, TEXT, Schema
+import multiprocessing
+from typing import NamedTuple
 
-from indexer import analysis
-from indexer.analysis import ANALYZER_VERSION, metadata_key, normalize_term
+import numpy as np
+from tqdm import tqdm
+
+from indexer.analysis import ANALYZER_VERSION, TERM_KEYS, document_terms
+from indexer.segment import SegmentSet, SegmentWriter, deleted_docs, segment_files
 from indexer.errors import IncompatibleIndex, NotAnIndex
-from indexer.sources import Article, Problem, read_sources
+from indexer.sources import Article, Problem, Share, read_sources
 from indexer.store import CURRENT as CURRENT_FILE
+from indexer.store import MANIFEST
 from indexer.store import (
     Generation,
     WriterLock,
@@ -37,7 +39,8 @@ from indexer.store import (
     remove_stale_generations,
 )
 
-PACKAGE_VERSION = "0.1.0"
+PACKAGE_VERSION = "0.2.0"
+INDEX_FORMAT = "vnsearch-index-2"
 
 
 def default_index_dir() -> Path:
@@ -90,37 +93,12 @@ class IndexSettings:
         return d
 
 
-# The field families of each text field. Why these three (measured, see README "Design notes"):
-# Whoosh pays a fixed cost per distinct term when it writes a segment, and bigram fields have
-# by far the largest vocabularies, so there is one bigram family, folded: it serves queries
-# typed with and without diacritics, while the exact syllable family carries the diacritics.
-# No positions are stored: adjacency comes from the bigrams, which also answer phrases.
+# The field families of each text field: exact syllables, folded syllables, folded syllable
+# bigrams. One bigram family, folded: it serves queries typed with and without diacritics,
+# while the exact syllable family carries the diacritics. No positions are stored: adjacency
+# comes from the bigrams, which also answer phrases (see README "Design notes").
 FIELD_FAMILIES = ("", "_fold", "_fold_bi")
-
-
-def make_schema() -> Schema:
-    """Per text field: exact syllables, folded syllables and folded syllable bigrams."""
-    fields = {
-        "id": ID(stored=True, unique=True),
-        "origin": ID(stored=True),
-        "content_hash": ID(stored=True),
-        "source": ID(stored=True),
-        "source_key": ID(),
-        "category": ID(stored=True),
-        "category_key": ID(),
-        "date": DATETIME(stored=True, sortable=True),
-        "year": NUMERIC(stored=False, sortable=True),
-        "authors": STORED(),
-        "url": STORED(),
-        "lead": STORED(),
-        "meta": STORED(),
-        "duplicates": STORED(),
-    }
-    for name in TEXT_FIELDS:
-        fields[name] = TEXT(analyzer=analysis.exact_analyzer(), stored=name != "opening", phrase=False)
-        fields[f"{name}_fold"] = TEXT(analyzer=analysis.folded_analyzer(), phrase=False)
-        fields[f"{name}_fold_bi"] = TEXT(analyzer=analysis.folded_bigram_analyzer(), phrase=False)
-    return Schema(**fields)
+INDEX_FIELDS = tuple(name + family for name in TEXT_FIELDS for family in FIELD_FAMILIES)
 
 
 # --------------------------------------------------------------------------------------------
@@ -179,9 +157,13 @@ def _reason_kind(reason: str) -> str:
 
 
 def body_fingerprint(body: str) -> str:
-    """Equal for bodies that differ only in case, spacing, punctuation or tone placement."""
-    words = re.findall(r"\w+", body)
-    return hashlib.sha1(" ".join(normalize_term(w) for w in words).encode()).hexdigest()
+    """Equal for bodies that differ only in case, spacing, punctuation, tone placement or i/y
+    spelling: a hash of the body's exact terms."""
+    return _fingerprint(document_terms(body).exact)
+
+
+def _fingerprint(exact_keys) -> str:
+    return hashlib.sha1(TERM_KEYS.join(exact_keys).encode("utf-8")).hexdigest()
 
 
 def content_hash(article: Article) -> str:
@@ -194,33 +176,55 @@ def content_hash(article: Article) -> str:
     return hashlib.sha1(payload.encode()).hexdigest()
 
 
-def document_fields(article: Article, duplicates: list[str]) -> dict:
-    """The Whoosh document for an article (all text fields analyse the same strings)."""
-    doc = {
+class IndexedDocument(NamedTuple):
+    """An article as the index takes it: terms per field, stored fields, columns."""
+
+    terms: dict[str, list[int]]  # term keys (indexer.analysis.TermKeys) per index field
+    stored: dict
+    date: datetime | None
+    source: str | None
+    category: str | None
+    fingerprint: str  # body_fingerprint of the body
+
+
+def document_fields(article: Article) -> IndexedDocument:
+    """Analyse an article once for every field family and gather what is stored for it."""
+    stored = {
         "id": article.id,
         # Absolute, so that an update run from another directory (cron) recognises its files.
         "origin": os.path.abspath(article.origin.rsplit(":", 1)[0] if _is_jsonl_origin(article.origin) else article.origin),
         "content_hash": content_hash(article),
+        "title": article.title,
+        "body": article.body,
+        "source": article.source,
+        "category": article.category,
+        "date": article.date.isoformat() if article.date else None,
         "authors": article.authors,
         "url": article.url,
         "lead": article.lead,
         "meta": article.meta,
-        "duplicates": duplicates,
     }
-    if article.source:
-        doc["source"] = article.source
-        doc["source_key"] = metadata_key(article.source)
-    if article.category:
-        doc["category"] = article.category
-        doc["category_key"] = metadata_key(article.category)
-    if article.date:
-        doc["date"] = article.date.replace(tzinfo=None) if article.date.tzinfo else article.date
-        doc["year"] = article.date.year
-    opening = article.body.split("\n", 1)[0][:OPENING_MAX_CHARS]
-    for name, text in (("title", article.title), ("body", article.body), ("opening", opening)):
-        for suffix in FIELD_FAMILIES:
-            doc[name + suffix] = text
-    return doc
+    # The opening: the body's terms up to the end of the first paragraph (at most
+    # OPENING_MAX_CHARS), taken from the body's analysis rather than analysed again.
+    opening_chars = min(len(article.body.split("\n", 1)[0]), OPENING_MAX_CHARS)
+    title, body = document_terms(article.title), document_terms(article.body, prefix_chars=opening_chars)
+    terms: dict[str, list[int]] = {}
+    for i, family in enumerate(FIELD_FAMILIES):
+        terms["title" + family] = title[i]
+        terms["body" + family] = body[i]
+        terms["opening" + family] = body[i][: body.prefix[i]]
+    date = article.date.replace(tzinfo=None) if article.date and article.date.tzinfo else article.date
+    return IndexedDocument(terms, stored, date, article.source, article.category, _fingerprint(body.exact))
+
+
+def article_from_stored(stored: dict) -> Article:
+    """The article a stored document was made from (to re-index it when segments merge)."""
+    return Article(
+        id=stored["id"], title=stored.get("title") or "", body=stored.get("body") or "",
+        origin=stored.get("origin") or "", date=datetime.fromisoformat(stored["date"]) if stored.get("date") else None,
+        source=stored.get("source"), authors=list(stored.get("authors") or []), category=stored.get("category"),
+        url=stored.get("url"), lead=stored.get("lead"), meta=stored.get("meta") or {},
+    )
 
 
 def _is_jsonl_origin(origin: str) -> bool:
@@ -287,6 +291,10 @@ def build_index(
 ) -> BuildSummary:
     """Build a complete new index of ``sources`` in ``index_dir`` and make it live atomically.
 
+    With ``settings.procs`` > 1, that many processes each read, analyse and write their share
+    of the input (see ``Share``) as one segment. Exact duplicates are then found across all
+    shares, in reading order: the first copy is kept and the others are marked deleted.
+
     An existing index in ``index_dir`` stays searchable until the new one is complete; if the
     build fails it is left as it was.
     """
@@ -298,16 +306,154 @@ def build_index(
     log = Report(report)
     with WriterLock(index_dir):
         remove_stale_generations(index_dir)  # what a killed writer left behind
-        articles = collect_articles(read_sources(sources), summary, log)
         generation = new_generation(index_dir)
-        ix = whoosh_index.create_in(generation.path, make_schema())
-        _write_articles(ix, articles, settings, summary, log, show_progress)
+        shares = _read_and_write_shares(sources, generation.path, settings.procs, show_progress)
+        segments, duplicates = _keep_first_copies(shares, generation, summary, log)
         summary.added = summary.indexed
         summary.generation = generation.path.name
         summary.seconds = round(time.perf_counter() - started, 2)
-        generation.write_manifest(_manifest(settings, fingerprints, summary, built_at=_now()))
+        manifest = _manifest(settings, fingerprints, summary, segments, built_at=_now())
+        manifest["duplicates"] = _write_duplicates(generation, duplicates)
+        generation.write_manifest(manifest)
         publish(index_dir, generation)
     return summary
+
+
+@dataclass
+class _ShareResult:
+    """What one process read and wrote: its segment (None if it had no articles), each
+    article's place, and the problems it met."""
+
+    segment: dict | None
+    articles: list[tuple[int, str, str, str, list[str]]]  # ordinal, id, origin, fingerprint, warnings
+    problems: list[Problem]
+
+
+# Set in the parent just before forking the workers, which add to it as they go.
+_FORK_PROGRESS = None
+
+
+def _read_and_write_shares(sources: list[str], directory: Path, procs: int, show_progress: bool) -> list[_ShareResult]:
+    procs = max(1, min(procs, os.cpu_count() or 1))
+    jobs = [(sources, Share(i, procs), str(directory), f"s{i + 1:06d}") for i in range(procs)]
+    with tqdm(desc="indexing", unit="doc", disable=not show_progress, leave=False) as bar:
+        if procs == 1:
+            return [_read_and_write_share(*jobs[0], progress=bar.update)]
+        global _FORK_PROGRESS
+        # fork: the workers start at once with the parent's modules already imported.
+        context = multiprocessing.get_context("fork")
+        _FORK_PROGRESS = context.Value("q", 0)
+        try:
+            with context.Pool(procs) as pool:
+                pending = pool.starmap_async(_read_and_write_forked_share, jobs)
+                while not pending.ready():
+                    pending.wait(0.5)
+                    bar.update(_FORK_PROGRESS.value - bar.n)
+                return pending.get()
+        finally:
+            _FORK_PROGRESS = None
+
+
+def _read_and_write_forked_share(*job) -> _ShareResult:
+    def progress(n: int) -> None:
+        with _FORK_PROGRESS.get_lock():
+            _FORK_PROGRESS.value += n
+
+    return _read_and_write_share(*job, progress=progress)
+
+
+def _read_and_write_share(sources: list[str], share: Share, directory: str, name: str, progress) -> _ShareResult:
+    writer = SegmentWriter(INDEX_FIELDS, TERM_KEYS.text)
+    articles, problems = [], []
+    for record in read_sources(sources, share):
+        if isinstance(record, Problem):
+            problems.append(record)
+            continue
+        doc = document_fields(record)
+        writer.add(doc.terms, doc.stored, doc.date, doc.source, doc.category)
+        articles.append((record.ordinal, record.id, record.origin, doc.fingerprint, record.warnings))
+        if len(articles) % 100 == 0:
+            progress(100)
+    progress(len(articles) % 100)
+    if not articles:
+        return _ShareResult(None, [], problems)
+    writer.write(Path(directory), name)
+    return _ShareResult({"name": name, "docs": writer.docs, "deleted": None}, articles, problems)
+
+
+def _keep_first_copies(shares: list[_ShareResult], generation: Generation, summary: BuildSummary, log: Report) -> tuple[list[dict], dict[str, list[str]]]:
+    """Go through everything the shares read, in reading order: count and report it, keep the
+    first copy of each body and of each id, and mark the others deleted in their segments."""
+    events = []
+    for number, share in enumerate(shares):
+        events += [(a[0], number, local, a) for local, a in enumerate(share.articles)]
+        events += [(p.ordinal, number, -1, p) for p in share.problems]
+    events.sort(key=lambda e: e[0])
+    first_by_body: dict[str, str] = {}
+    origin_by_id: dict[str, str] = {}
+    copies: dict[str, list[str]] = {}
+    deleted: dict[int, list[int]] = {}
+    kept = []
+    for _, number, local, item in events:
+        if isinstance(item, Problem):
+            _skip(summary, log, item)
+            continue
+        _, doc_id, origin, fingerprint, warnings = item
+        if doc_id in origin_by_id:
+            deleted.setdefault(number, []).append(local)
+            _skip(summary, log, Problem(origin, f"duplicate id: {doc_id} was already read from {origin_by_id[doc_id]}", doc_id))
+            continue
+        origin_by_id[doc_id] = origin
+        first = first_by_body.get(fingerprint)
+        if first is not None:
+            deleted.setdefault(number, []).append(local)
+            copies.setdefault(first, []).append(doc_id)
+            summary.duplicates += 1
+            log.write(id=doc_id, origin=origin, status="duplicate", duplicate_of=first)
+            continue
+        first_by_body[fingerprint] = doc_id
+        summary.indexed += 1
+        summary.warnings += len(warnings)
+        kept.append((doc_id, origin, warnings))
+    for doc_id, origin, warnings in kept:
+        entry = {"id": doc_id, "origin": origin, "status": "indexed"}
+        if doc_id in copies:
+            entry["duplicates"] = copies[doc_id]
+        if warnings:
+            entry["warnings"] = warnings
+        log.write(**entry)
+    segments = []
+    for number, share in enumerate(shares):
+        if share.segment is None:
+            continue
+        entry = dict(share.segment)
+        if number in deleted:
+            entry["deleted"] = f"{entry['name']}.del-{generation.number:06d}.npy"
+            np.save(generation.path / entry["deleted"], np.array(sorted(deleted[number]), dtype=np.int32))
+        segments.append(entry)
+    return segments, copies
+
+
+def _write_duplicates(generation: Generation, duplicates: dict[str, list[str]]) -> str:
+    """Write the copies table (kept id -> ids of its exact copies) of a generation; its name."""
+    name = f"duplicates-{generation.number:06d}.json"
+    with open(generation.path / name, "w", encoding="utf-8") as f:
+        json.dump(duplicates, f, ensure_ascii=False)
+    return name
+
+
+def read_duplicates(generation: Generation, manifest: dict) -> dict[str, list[str]]:
+    """The copies table of a generation (kept id -> ids of its exact copies)."""
+    name = manifest.get("duplicates")
+    if not name:
+        return {}
+    with open(generation.path / name, encoding="utf-8") as f:
+        return json.load(f)
+
+
+# An update that would leave more segments than this merges them all into one: every query
+# looks each term up once per segment.
+MAX_SEGMENTS = 8
 
 
 def update_index(
@@ -324,9 +470,11 @@ def update_index(
     no longer exists. Articles from other files that still exist are left alone, so one index
     can be updated source by source. Nothing changed on disk since the last run: no work at all.
 
-    The update is written as a new generation that starts as hard links to the live one, and
-    published atomically: readers see the old or the new index, and a killed update leaves the
-    old one live (the next run redoes the work). Without an index yet, this is a full build.
+    New and changed articles go into a new segment; replaced and removed ones are marked
+    deleted in theirs. The result is a new generation that starts as hard links to the live
+    one, published atomically: readers see the old or the new index, and a killed update
+    leaves the old one live (the next run redoes the work). Without an index yet, this is a
+    full build.
     """
     sources = [str(s) for s in sources]
     index_dir = Path(index_dir) if index_dir is not None else default_index_dir()
@@ -345,6 +493,7 @@ def update_index(
         live = current_generation(index_dir)
         manifest = live.manifest()
         settings = check_manifest(manifest, index_dir)
+        live_segments = SegmentSet(live.path, manifest["segments"])
         # Files of earlier runs that are gone drop out; their articles are removed below.
         all_known = manifest.get("sources", {})
         known_sources = {p: fp for p, fp in all_known.items() if Path(p).exists()}
@@ -352,104 +501,111 @@ def update_index(
         if keep_missing:  # their articles stay, so does the record of where they came from
             known_sources = dict(all_known)
         if nothing_gone and all(known_sources.get(path) == fp for path, fp in fingerprints.items()):
-            summary.unchanged = _doc_count(live)
+            summary.unchanged = int(live_segments.live.sum())
             summary.generation = live.path.name
             summary.seconds = round(time.perf_counter() - started, 2)
             return summary
         articles = collect_articles(read_sources(sources), summary, log)
-        stored = _stored_hashes(live)
-        generation = copy_generation(live, index_dir)
-        ix = whoosh_index.open_dir(str(generation.path))
-        writer = ix.writer(limitmb=settings.memory_mb)
-        try:
-            seen: set[str] = set()
-            for article, copies in tqdm(articles, desc="updating", unit="doc", disable=not show_progress, leave=False):
-                seen.add(article.id)
-                fields = document_fields(article, copies)
-                previous = stored.get(article.id)
-                if previous is not None and previous[0] == fields["content_hash"]:
-                    summary.unchanged += 1
-                    continue
-                writer.update_document(**fields)
-                summary.indexed += 1
-                if previous is None:
-                    summary.added += 1
-                else:
-                    summary.changed += 1
-                log.write(id=article.id, origin=article.origin, status="added" if previous is None else "changed")
-            if not keep_missing:
-                updated_files = set(fingerprints)
-                for doc_id, (_, origin) in stored.items():
-                    if doc_id in seen:
-                        continue
-                    if origin in updated_files or not Path(origin).exists():
-                        writer.delete_by_term("id", doc_id)
-                        summary.removed += 1
-                        log.write(id=doc_id, origin=origin, status="removed")
-            if not (summary.added or summary.changed or summary.removed):
-                writer.cancel()
-                shutil.rmtree(generation.path, ignore_errors=True)
-                generation = live
-                generation.write_manifest({**manifest, "sources": {**known_sources, **fingerprints}})
+        duplicates = read_duplicates(live, manifest)
+        stored = {doc["id"]: (docnum, doc.get("content_hash", ""), doc.get("origin", "")) for docnum, doc in live_segments.iter_live()}
+        to_write: list[Article] = []
+        deleted: set[int] = set()  # global numbers of live documents replaced or removed
+        seen: set[str] = set()
+        for article, copies in articles:
+            seen.add(article.id)
+            duplicates.pop(article.id, None)
+            if copies:
+                duplicates[article.id] = copies
+            previous = stored.get(article.id)
+            if previous is not None and previous[1] == content_hash(article):
+                summary.unchanged += 1
+                continue
+            to_write.append(article)
+            summary.indexed += 1
+            if previous is None:
+                summary.added += 1
             else:
-                writer.commit()
-                summary.seconds = round(time.perf_counter() - started, 2)
-                new_manifest = _manifest(settings, {**known_sources, **fingerprints}, summary, built_at=_now(), previous=manifest)
-                generation.write_manifest(new_manifest)
-                publish(index_dir, generation)
-        except BaseException:
-            if not writer.is_closed:
-                writer.cancel()
-            raise
+                summary.changed += 1
+                deleted.add(previous[0])
+            log.write(id=article.id, origin=article.origin, status="added" if previous is None else "changed")
+        if not keep_missing:
+            updated_files = set(fingerprints)
+            for doc_id, (docnum, _, origin) in stored.items():
+                if doc_id in seen:
+                    continue
+                if origin in updated_files or not Path(origin).exists():
+                    deleted.add(docnum)
+                    duplicates.pop(doc_id, None)
+                    summary.removed += 1
+                    log.write(id=doc_id, origin=origin, status="removed")
+        if not (summary.added or summary.changed or summary.removed) and duplicates == read_duplicates(live, manifest):
+            live.write_manifest({**manifest, "sources": {**known_sources, **fingerprints}})
+            generation = live
+        else:
+            generation = copy_generation(live, index_dir)
+            segments = _updated_segments(generation, live_segments, deleted, to_write, show_progress)
+            summary.seconds = round(time.perf_counter() - started, 2)
+            new_manifest = _manifest(settings, {**known_sources, **fingerprints}, summary, segments, built_at=_now(), previous=manifest)
+            new_manifest["duplicates"] = _write_duplicates(generation, duplicates)
+            _remove_unlisted_files(generation, new_manifest)
+            generation.write_manifest(new_manifest)
+            publish(index_dir, generation)
     summary.generation = generation.path.name
     summary.seconds = round(time.perf_counter() - started, 2)
     return summary
 
 
-def _doc_count(generation: Generation) -> int:
-    ix = whoosh_index.open_dir(str(generation.path))
-    with ix.searcher() as s:
-        return s.doc_count()
+def _updated_segments(generation: Generation, live: SegmentSet, deleted: set[int], to_write: list[Article], show_progress: bool) -> list[dict]:
+    """The segment list of an updated generation, its new files written into ``generation``."""
+    next_name = f"s{1 + max((int(e['name'][1:]) for e in live.entries), default=0):06d}"
+    entries = []
+    for entry, offset, reader in zip(live.entries, live.offsets, live.readers):
+        local = [d - int(offset) for d in deleted if offset <= d < offset + reader.docs]
+        gone = np.union1d(deleted_docs(live.directory, entry), local).astype(np.int32)
+        if gone.size == reader.docs:
+            continue  # nothing of it is left
+        entry = dict(entry)
+        if gone.size:
+            entry["deleted"] = f"{entry['name']}.del-{generation.number:06d}.npy"
+            np.save(generation.path / entry["deleted"], gone)
+        entries.append(entry)
+    if len(entries) + bool(to_write) > MAX_SEGMENTS:
+        # Merge: re-index the documents that stay together with the new ones. Re-analysing is
+        # simpler than merging postings and, at indexing speed, costs about as much.
+        to_write = [article_from_stored(doc) for docnum, doc in live.iter_live() if docnum not in deleted] + to_write
+        entries = []
+    if to_write:
+        entries.append(_write_segment(to_write, generation.path, next_name, show_progress))
+    return entries
 
 
-def _stored_hashes(generation: Generation) -> dict[str, tuple[str, str]]:
-    """id -> (content hash, origin file) of every document of a generation."""
-    ix = whoosh_index.open_dir(str(generation.path))
-    out = {}
-    with ix.reader() as reader:
-        for _, stored in reader.iter_docs():
-            out[stored["id"]] = (stored.get("content_hash", ""), stored.get("origin", ""))
-    return out
+def _write_segment(articles: list[Article], directory: Path, name: str, show_progress: bool) -> dict:
+    writer = SegmentWriter(INDEX_FIELDS, TERM_KEYS.text)
+    for article in tqdm(articles, desc="indexing", unit="doc", disable=not show_progress, leave=False):
+        doc = document_fields(article)
+        writer.add(doc.terms, doc.stored, doc.date, doc.source, doc.category)
+    writer.write(directory, name)
+    return {"name": name, "docs": writer.docs, "deleted": None}
 
 
-def _write_articles(ix, articles, settings: IndexSettings, summary: BuildSummary, log: Report, show_progress: bool) -> None:
-    writer_args = {"limitmb": settings.memory_mb}
-    if settings.procs > 1:
-        writer_args.update(procs=settings.procs, multisegment=True)
-    writer = ix.writer(**writer_args)
-    try:
-        for article, copies in tqdm(articles, desc="indexing", unit="doc", disable=not show_progress, leave=False):
-            writer.add_document(**document_fields(article, copies))
-            summary.indexed += 1
-            entry = {"id": article.id, "origin": article.origin, "status": "indexed"}
-            if copies:
-                entry["duplicates"] = copies
-            if article.warnings:
-                entry["warnings"] = article.warnings
-            log.write(**entry)
-        writer.commit()
-    except BaseException:
-        writer.cancel()
-        raise
+def _remove_unlisted_files(generation: Generation, manifest: dict) -> None:
+    """Drop the hard links to files of the previous generation that this one no longer uses."""
+    segments = manifest["segments"]
+    wanted = {f for e in segments for f in segment_files(e["name"])}
+    wanted |= {e["deleted"] for e in segments if e.get("deleted")} | {manifest["duplicates"]}
+    for f in generation.path.iterdir():
+        if f.is_file() and f.name != MANIFEST and f.name not in wanted:
+            f.unlink()
 
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def _manifest(settings: IndexSettings, fingerprints: dict, summary: BuildSummary, built_at: str, previous: dict | None = None) -> dict:
+def _manifest(settings: IndexSettings, fingerprints: dict, summary: BuildSummary, segments: list[dict], built_at: str, previous: dict | None = None) -> dict:
     return {
-        "format": "vnsearch-index",
+        "format": INDEX_FORMAT,
+        "segments": segments,
         "package_version": PACKAGE_VERSION,
         "analyzer_version": settings.analyzer_version,
         "settings": settings.to_manifest(),
@@ -471,7 +627,9 @@ def _manifest(settings: IndexSettings, fingerprints: dict, summary: BuildSummary
 
 def check_manifest(manifest: dict, where: Path) -> IndexSettings:
     """The settings of an index, or IncompatibleIndex if this version cannot read it correctly."""
-    if manifest.get("format") != "vnsearch-index":
+    if manifest.get("format") == "vnsearch-index":
+        raise IncompatibleIndex(f"{where}: built by an older vnsearch (Whoosh segments); rebuild it with 'vnsearch index'")
+    if manifest.get("format") != INDEX_FORMAT:
         raise IncompatibleIndex(f"{where}: not a vnsearch index manifest")
     version = manifest.get("analyzer_version")
     if version != ANALYZER_VERSION:

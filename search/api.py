@@ -6,8 +6,7 @@
         for hit in index.search("sinh hoạt chi bộ", limit=5):
             print(hit.rank, hit.title, hit.date, hit.snippet.plain)
 
-An ``Index`` keeps its Whoosh searcher open between queries (opening one costs far more than a
-query) and checks before each query whether a newer generation has been published by
+An ``Index`` keeps its segments open (memory-mapped) between queries and checks before each query whether a newer generation has been published by
 ``vnsearch update``/``index --rebuild``; if so it switches to it. A search therefore sees the
 index as it was when the search started, old or new, never a mix.
 """
@@ -18,15 +17,14 @@ import os
 import threading
 import time
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator, Sequence
 
 import numpy as np
-from whoosh import index as whoosh_index
-from whoosh import query as wq
 
-from indexer.build import IndexSettings, open_generation
+from indexer.build import IndexSettings, open_generation, read_duplicates
+from indexer.segment import NO_DATE, SegmentSet
 from indexer.errors import NotAnIndex, QueryError
 from indexer.store import Generation, current_generation
 from search.query import ParsedQuery, parse_day, parse_query
@@ -136,7 +134,8 @@ class Index:
         self.path = Path(path)
         self._lock = threading.Lock()
         self._generation: Generation | None = None
-        self._searcher = None
+        self._segments: SegmentSet | None = None
+        self._duplicates: dict[str, list[str]] = {}
         self._manifest: dict = {}
         self.settings = IndexSettings()
         self._load(current_generation(self.path))
@@ -149,15 +148,13 @@ class Index:
     def _load(self, generation: Generation) -> None:
         _, manifest, settings = open_generation(self.path)
         try:
-            ix = whoosh_index.open_dir(str(generation.path))
-        except (whoosh_index.EmptyIndexError, OSError) as e:
+            segments = SegmentSet(generation.path, manifest.get("segments", []))
+            self._duplicates = read_duplicates(generation, manifest)
+        except (OSError, ValueError, KeyError) as e:
             raise NotAnIndex(f"{self.path}: the index files are unreadable ({e}); rebuild it") from None
-        old = self._searcher
-        self._searcher = ix.searcher()
-        self._engine = Engine(self._searcher, k1=settings.bm25_k1, b=settings.bm25_b)
+        self._segments = segments
+        self._engine = Engine(segments, k1=settings.bm25_k1, b=settings.bm25_b)
         self._generation, self._manifest, self.settings = generation, manifest, settings
-        if old is not None:
-            old.close()
 
     def tune(self, **settings) -> None:
         """Change query-time settings (weights, BM25 k1/b) for this object only, for experiments
@@ -177,9 +174,8 @@ class Index:
         return False
 
     def close(self) -> None:
-        if self._searcher is not None:
-            self._searcher.close()
-            self._searcher = None
+        # The memory maps close when the segments are no longer referenced.
+        self._segments = None
 
     def __enter__(self) -> "Index":
         return self
@@ -212,26 +208,22 @@ class Index:
         if limit < 1:
             raise QueryError("limit must be at least 1")
         built = build_query(parsed, self.settings, fields, require_all)
-        engine, searcher = self._engine, self._searcher
+        engine, segments, duplicates = self._engine, self._segments, self._duplicates
         masks = [engine.matches(node) for node in built.required]
         masks += [~engine.matches(node) for node in built.excluded]
-        metadata = _filters(parsed)
-        if metadata is not None:
-            mask = np.zeros(engine.size, dtype=bool)
-            mask[list(searcher.docs_for_query(metadata))] = True
-            masks.append(mask)
+        masks += _filter_masks(parsed, segments)
         allowed = np.logical_and.reduce(masks) if masks else None
         scores = engine.scores(built.scored)
         docnums, total = engine.top(scores, allowed, limit)
         hits = tuple(
-            self._hit(rank, int(docnum), float(scores[docnum]), built.terms, snippet_chars)
+            self._hit(segments, duplicates, rank, int(docnum), float(scores[docnum]), built.terms, snippet_chars)
             for rank, docnum in enumerate(docnums, start=1)
         )
         took = (time.perf_counter() - started) * 1000
         return SearchResults(parsed.text, hits, total, took)
 
-    def _hit(self, rank: int, docnum: int, score: float, terms: QueryTerms, snippet_chars: int) -> Hit:
-        stored = self._searcher.stored_fields(docnum)
+    def _hit(self, segments: SegmentSet, duplicates: dict, rank: int, docnum: int, score: float, terms: QueryTerms, snippet_chars: int) -> Hit:
+        stored = segments.stored(docnum)
         return Hit(
             rank=rank,
             id=stored["id"],
@@ -239,11 +231,11 @@ class Index:
             title=stored.get("title", ""),
             snippet=make_snippet(stored.get("body", ""), terms, snippet_chars),
             source=stored.get("source"),
-            date=stored.get("date"),
+            date=datetime.fromisoformat(stored["date"]) if stored.get("date") else None,
             category=stored.get("category"),
             url=stored.get("url"),
             authors=tuple(stored.get("authors") or ()),
-            duplicates=tuple(stored.get("duplicates") or ()),
+            duplicates=tuple(duplicates.get(stored["id"], ())),
             meta=stored.get("meta") or {},
         )
 
@@ -272,17 +264,34 @@ class Index:
         return self._engine.documents
 
 
-def _filters(parsed: ParsedQuery) -> wq.Query | None:
-    parts: list[wq.Query] = []
+def _filter_masks(parsed: ParsedQuery, segments: SegmentSet) -> list[np.ndarray]:
+    """The documents allowed by the query's source:, category: and date: filters."""
+    masks = []
     if parsed.sources:
-        parts.append(wq.Or([wq.Term("source_key", s) for s in parsed.sources]))
+        masks.append(segments.column_mask("source", set(parsed.sources)))
     if parsed.categories:
-        parts.append(wq.Or([wq.Term("category_key", c) for c in parsed.categories]))
+        masks.append(segments.column_mask("category", set(parsed.categories)))
     if parsed.date_prefixes:
-        parts.append(wq.Or([wq.DateRange("date", parse_day(p), parse_day(p, end=True)) for p in parsed.date_prefixes]))
-    if not parts:
-        return None
-    return wq.And(parts) if len(parts) > 1 else parts[0]
+        dates = segments.dates()
+        mask = np.zeros(segments.size, dtype=bool)
+        for prefix in parsed.date_prefixes:
+            mask |= _date_range_mask(dates, parse_day(prefix), parse_day(prefix, end=True))
+        masks.append(mask)
+    return masks
+
+
+def _date_range_mask(dates: np.ndarray, since: datetime | None, until: datetime | None) -> np.ndarray:
+    """Documents dated within [since, until] (either end open); undated ones never match."""
+    mask = dates != NO_DATE
+    if since is not None:
+        mask &= dates >= _epoch_seconds(since)
+    if until is not None:
+        mask &= dates <= _epoch_seconds(until)
+    return mask
+
+
+def _epoch_seconds(moment: datetime) -> int:
+    return int((moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).timestamp())
 
 
 def open_index(path: str | os.PathLike) -> Index:

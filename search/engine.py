@@ -1,11 +1,10 @@
-"""Query evaluation: BM25 over Whoosh's postings, vectorised with NumPy.
+"""Query evaluation: BM25 over the index's postings, vectorised with NumPy.
 
-Whoosh stores the index (terms, postings in blocks, field lengths, stored fields) and vnsearch
-keeps that format, but it does not use Whoosh's matcher tree to score: for a title-length
-Vietnamese query (a dozen syllables, several of them in most documents) that tree walks every
-posting through Python method calls — 13 s per query on the 84k-article VNTC index. Here each
-term's postings are read block by block into arrays once (and kept in an LRU cache), and the
-query is scored as array arithmetic over all documents at once.
+Whoosh's matcher tree is not used to score: for a title-length Vietnamese query (a dozen
+syllables, several of them in most documents) it walks every posting through Python method
+calls — 13 s per query on the 84k-article VNTC index. Here each term's postings are read from
+the memory-mapped segments as arrays (and kept in an LRU cache), and the query is scored as
+array arithmetic over all documents at once.
 
 The query is a small tree of ``Node`` objects built by ``search.rank``:
 
@@ -24,9 +23,8 @@ from dataclasses import dataclass
 from typing import Union
 
 import numpy as np
-from whoosh.codec.whoosh3 import LENGTHS_COLUMN
-from whoosh.reading import TermNotFound
-from whoosh.util.numeric import byte_to_length
+
+from indexer.segment import SegmentSet
 
 # --------------------------------------------------------------------------------------------
 # Query nodes
@@ -66,8 +64,6 @@ class Gate:
 
 Node = Union[Term, Best, Sum, AllOf, Gate]
 
-_LENGTH_TABLE = np.array([byte_to_length(b) for b in range(256)], dtype=np.float32)
-
 
 @dataclass
 class _Postings:
@@ -76,21 +72,15 @@ class _Postings:
 
 
 class Engine:
-    """Scores queries against one opened Whoosh searcher (one index generation)."""
+    """Scores queries against the segments of one index generation."""
 
     CACHE_TERMS = 4096
 
-    def __init__(self, searcher, k1: float = 1.2, b: float = 0.75) -> None:
-        self.searcher = searcher
+    def __init__(self, segments: SegmentSet, k1: float = 1.2, b: float = 0.75) -> None:
+        self.segments = segments
         self.k1, self.b = k1, b
-        self.leaves = [(s.reader(), offset) for s, offset in searcher.leaf_searchers()]
-        self.size = searcher.doc_count_all()
-        self.live = np.ones(self.size, dtype=bool)
-        for reader, offset in self.leaves:
-            if reader.has_deletions():
-                for docnum in range(reader.doc_count_all()):
-                    if reader.is_deleted(docnum):
-                        self.live[offset + docnum] = False
+        self.size = segments.size
+        self.live = segments.live
         self.documents = int(self.live.sum())
         self._lengths: dict[str, tuple[np.ndarray, float]] = {}
         self._postings: OrderedDict[tuple[str, str], _Postings] = OrderedDict()
@@ -98,20 +88,10 @@ class Engine:
     # -- data -----------------------------------------------------------------------------------
 
     def field_lengths(self, fieldname: str) -> tuple[np.ndarray, float]:
-        """Length of ``fieldname`` in every document (as Whoosh stores it) and the average."""
+        """Length of ``fieldname`` in every document and the average over live documents."""
         cached = self._lengths.get(fieldname)
         if cached is None:
-            raw = np.zeros(self.size, dtype=np.uint8)
-            for reader, offset in self.leaves:
-                column = reader._perdoc._cached_reader(f"_{fieldname}_len", LENGTHS_COLUMN) if hasattr(reader, "_perdoc") else None
-                n = reader.doc_count_all()
-                if column is not None:
-                    raw[offset : offset + n] = np.fromiter((column[i] for i in range(n)), dtype=np.uint8, count=n)
-                else:
-                    raw[offset : offset + n] = [
-                        _length_byte(reader.doc_field_length(i, fieldname)) for i in range(n)
-                    ]
-            lengths = _LENGTH_TABLE[raw]
+            lengths = self.segments.field_lengths(fieldname).astype(np.float32)
             live_lengths = lengths[self.live]
             average = float(live_lengths.mean()) if live_lengths.size and live_lengths.mean() > 0 else 1.0
             cached = self._lengths[fieldname] = (lengths, average)
@@ -123,20 +103,8 @@ class Engine:
         if cached is not None:
             self._postings.move_to_end(key)
             return cached
-        docs: list[np.ndarray] = []
-        freqs: list[np.ndarray] = []
-        for reader, offset in self.leaves:
-            try:
-                matcher = reader.postings(fieldname, text)
-            except TermNotFound:
-                continue
-            d, f = _read_postings(matcher)
-            docs.append(d + offset)
-            freqs.append(f)
-        if docs:
-            result = _Postings(np.concatenate(docs).astype(np.int32), np.concatenate(freqs).astype(np.float32))
-        else:
-            result = _Postings(np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32))
+        docs, freqs = self.segments.postings(fieldname, text)
+        result = _Postings(docs, freqs.astype(np.float32))
         keep = self.live[result.docs]
         if not keep.all():
             result = _Postings(result.docs[keep], result.freqs[keep])
@@ -216,29 +184,3 @@ class Engine:
             candidates = candidates[part]
         order = np.lexsort((candidates, -scores[candidates]))
         return candidates[order][offset:want], total
-
-
-def _length_byte(length: int) -> int:
-    from whoosh.util.numeric import length_to_byte
-
-    return length_to_byte(length)
-
-
-def _read_postings(matcher) -> tuple[np.ndarray, np.ndarray]:
-    """All (docnum, frequency) of a Whoosh leaf matcher, a block at a time where possible."""
-    ids: list = []
-    weights: list = []
-    if hasattr(matcher, "_read_ids") and hasattr(matcher, "_next_block"):
-        # Whoosh 3 codec: postings come in blocks; decode each block whole.
-        while not matcher._atend and matcher.is_active():
-            matcher._read_ids()
-            matcher._read_weights()
-            ids.extend(matcher._ids)
-            weights.extend(matcher._weights)
-            matcher._next_block()
-    else:
-        while matcher.is_active():
-            ids.append(matcher.id())
-            weights.append(matcher.weight())
-            matcher.next()
-    return np.asarray(ids, dtype=np.int64), np.asarray(weights, dtype=np.float32)

@@ -39,7 +39,7 @@ TONE_MARKS = {"\u0300", "\u0301", "\u0303", "\u0309", "\u0323"}  # huyền sắc
 _VOWELS = set("aăâeêioôơuưy")
 _MARKED_VOWELS = set("ăâêôơư")
 _FINAL_CONSONANTS = {"", "c", "ch", "m", "n", "ng", "nh", "p", "t"}
-_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
+_INVISIBLE_CHARS = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
 
 
 def _split_syllable(base: str) -> tuple[str, str, str] | None:
@@ -370,9 +370,11 @@ def _clean_token(word: str) -> str:
     The document text is cleaned before indexing (indexer.clean), but the analyzer also sees
     queries and third-party text, so it does not rely on that.
     """
-    if not word.isascii():
-        word = unicodedata.normalize("NFC", word.translate(_INVISIBLE))
-    return word
+    if word.isascii():
+        return word
+    if _INVISIBLE_CHARS.search(word):
+        word = _INVISIBLE_CHARS.sub("", word)
+    return word if unicodedata.is_normalized("NFC", word) else unicodedata.normalize("NFC", word)
 
 
 # --------------------------------------------------------------------------------------------

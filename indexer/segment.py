@@ -255,7 +255,11 @@ class SegmentReader:
         self.sources: list[str] = self.description["sources"]
         self.categories: list[str] = self.description["categories"]
         self._lex = _map(f"{prefix}.lex")
-        self._terms = np.load(f"{prefix}.terms.npy", mmap_mode="r")
+        terms = np.load(f"{prefix}.terms.npy", mmap_mode="r")
+        # A flat memoryview: the binary search reads single values, which a memoryview gives
+        # as Python ints ten times faster than indexing a memory-mapped array does.
+        self._table = memoryview(np.ascontiguousarray(np.asarray(terms)).reshape(-1)) if terms.size else memoryview(b"").cast("I")
+        self._width = terms.shape[1] if terms.ndim == 2 else 5
         self._gaps = _map(f"{prefix}.gaps")
         self._exception_dtype = np.dtype(f"<u{self.description['exception_bytes']}")
         self._freqs = _map(f"{prefix}.tf")
@@ -265,7 +269,6 @@ class SegmentReader:
         self.category_ids = np.load(f"{prefix}.category.npy", mmap_mode="r")
         self._docs = _map(f"{prefix}.docs")
         self._block_offsets = np.load(f"{prefix}.docs.npy")
-        self._block_cache: tuple[int, list[str]] | None = None
 
     def _term_row(self, field: str, text: str) -> int | None:
         bounds = self.fields.get(field)
@@ -273,15 +276,14 @@ class SegmentReader:
             return None
         key = text.encode("utf-8")
         lo, hi = bounds
-        terms, lex = self._terms, self._lex
+        table, width, lex = self._table, self._width, self._lex
         while lo < hi:
             mid = (lo + hi) // 2
-            start, end = int(terms[mid, LEX]), int(terms[mid + 1, LEX])
-            if lex[start:end] < key:
+            if lex[table[mid * width + LEX] : table[(mid + 1) * width + LEX]] < key:
                 lo = mid + 1
             else:
                 hi = mid
-        if lo < bounds[1] and lex[int(terms[lo, LEX]) : int(terms[lo + 1, LEX])] == key:
+        if lo < bounds[1] and lex[table[lo * width + LEX] : table[(lo + 1) * width + LEX]] == key:
             return lo
         return None
 
@@ -290,7 +292,8 @@ class SegmentReader:
         row = self._term_row(field, text)
         if row is None:
             return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.uint8)
-        _, df, first, gaps_at, freq_at = (int(v) for v in self._terms[row])
+        at = row * self._width
+        _, df, first, gaps_at, freq_at = self._table[at : at + 5].tolist()
         docs = np.empty(df, dtype=np.int32)
         docs[0] = first
         if df > 1:
@@ -311,11 +314,9 @@ class SegmentReader:
     def stored(self, docnum: int) -> dict:
         """The stored fields of one document."""
         block = docnum // DOCS_PER_BLOCK
-        if self._block_cache is None or self._block_cache[0] != block:
-            start, end = int(self._block_offsets[block]), int(self._block_offsets[block + 1])
-            lines = zlib.decompress(self._docs[start:end]).decode("utf-8").split("\n")
-            self._block_cache = (block, lines)
-        return json.loads(self._block_cache[1][docnum % DOCS_PER_BLOCK])
+        start, end = int(self._block_offsets[block]), int(self._block_offsets[block + 1])
+        # Decode only the one document's line (JSON never has a raw newline inside).
+        return json.loads(zlib.decompress(self._docs[start:end]).split(b"\n")[docnum % DOCS_PER_BLOCK])
 
     def iter_stored(self) -> Iterator[dict]:
         """Every document's stored fields, in document order."""

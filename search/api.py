@@ -213,11 +213,10 @@ class Index:
         masks += [~engine.matches(node) for node in built.excluded]
         masks += _filter_masks(parsed, segments)
         allowed = np.logical_and.reduce(masks) if masks else None
-        scores = engine.scores(built.scored)
-        docnums, total = engine.top(scores, allowed, limit)
+        docnums, scores, total = engine.rank(built.scored, allowed, limit)
         hits = tuple(
-            self._hit(segments, duplicates, rank, int(docnum), float(scores[docnum]), built.terms, snippet_chars)
-            for rank, docnum in enumerate(docnums, start=1)
+            self._hit(segments, duplicates, rank, int(docnum), float(score), built.terms, snippet_chars)
+            for rank, (docnum, score) in enumerate(zip(docnums, scores), start=1)
         )
         took = (time.perf_counter() - started) * 1000
         return SearchResults(parsed.text, hits, total, took)

@@ -311,6 +311,14 @@ class SegmentReader:
     def field_lengths(self, field: str) -> np.ndarray:
         return self.lengths[self.field_order.index(field)]
 
+    def column(self, name: str) -> tuple[list[str], np.ndarray]:
+        """The value table and per-document value numbers (-1: none) of "source" or "category"."""
+        if name == "source":
+            return self.sources, self.source_ids
+        if name == "category":
+            return self.categories, self.category_ids
+        raise ValueError(f"no column {name!r}")
+
     def stored(self, docnum: int) -> dict:
         """The stored fields of one document."""
         block = docnum // DOCS_PER_BLOCK
@@ -418,20 +426,31 @@ class SegmentSet:
         """Every document's source or category as written (object array; "" where it has none)."""
         parts = []
         for r in self.readers:
-            table = np.array(list(getattr(r, column + "s")) + [""], dtype=object)
-            ids = getattr(r, column + "_ids")
+            values, ids = r.column(column)
+            table = np.array(list(values) + [""], dtype=object)
             parts.append(table[np.where(ids < 0, len(table) - 1, ids)])
         return np.concatenate(parts) if parts else np.zeros(0, dtype=object)
+
+    def column_counts(self, column: str, mask: np.ndarray) -> dict[str, int]:
+        """How many of the documents in ``mask`` have each source (or category)."""
+        counts: dict[str, int] = {}
+        for r, offset in zip(self.readers, self.offsets):
+            table, all_ids = r.column(column)
+            ids = np.asarray(all_ids)[mask[offset : offset + r.docs]]
+            for i, n in enumerate(np.bincount(ids[ids >= 0], minlength=len(table))):
+                if n:
+                    counts[table[i]] = counts.get(table[i], 0) + int(n)
+        return counts
 
     def column_mask(self, column: str, keys: set[str]) -> np.ndarray:
         """Documents whose source (or category) compares equal to one of ``keys``
         (``indexer.analysis.metadata_key``: case, spacing and diacritics do not matter)."""
         mask = np.zeros(self.size, dtype=bool)
         for r, offset in zip(self.readers, self.offsets):
-            table = getattr(r, column + "s")
+            table, ids = r.column(column)
             wanted = [i for i, value in enumerate(table) if metadata_key(value) in keys]
             if wanted:
-                mask[offset : offset + r.docs] = np.isin(getattr(r, column + "_ids"), wanted)
+                mask[offset : offset + r.docs] = np.isin(ids, wanted)
         return mask
 
     def iter_live(self) -> Iterator[tuple[int, dict]]:

@@ -7,10 +7,11 @@
 """
 
 from indexer.errors import IncompatibleIndex, NotAnIndex, QueryError, VnsearchError
-from search.api import Hit, Index, IndexStats, SearchResults, open_index
+from search.api import Hit, Index, IndexStats, Query, SearchResults, open_index
 from search.snippets import Snippet
 
 __all__ = [
+    "Query",
     "Hit",
     "IncompatibleIndex",
     "Index",

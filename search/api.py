@@ -71,14 +71,54 @@ class Hit:
         }
 
 
+SORT_ORDERS = ("relevance", "date")
+FACETS = ("source", "category", "year")
+
+# The --recent boost: score × (1 + RECENCY_WEIGHT × ½^(age / RECENCY_HALF_LIFE_DAYS)), where
+# age is counted back from the newest article in the index (not from today: an archive of 2005
+# is not all equally stale). The newest articles get up to twice their score, one a month
+# older 1.5×, one a year older almost nothing; undated articles are not boosted.
+RECENCY_WEIGHT = 1.0
+RECENCY_HALF_LIFE_DAYS = 30.0
+
+
+@dataclass(frozen=True)
+class Query:
+    """A query with its options, for programs that build queries rather than type them.
+
+        index.search(Query("sinh hoạt chi bộ", since="2021-01-01", sort="date", facets=True))
+
+    is the same as ``index.search("sinh hoạt chi bộ", since="2021-01-01", ...)``.
+    """
+
+    text: str
+    limit: int = 10
+    page: int = 1
+    fields: tuple[str, ...] = ("title", "body")
+    require_all: bool = False
+    sort: str = "relevance"
+    since: str | None = None
+    until: str | None = None
+    facets: bool = False
+    recent: bool = False
+    snippet_chars: int = 240
+
+
 @dataclass(frozen=True)
 class SearchResults:
-    """The hits of one query, with how long it took and how many documents matched."""
+    """The hits of one query (one page of them), with how many documents matched, facet counts
+    when asked for, and what was searched if the query was rewritten (Telex typing) or a
+    suggestion if it looks misspelled."""
 
     query: str
     hits: tuple[Hit, ...]
     total: int
     took_ms: float
+    page: int = 1
+    limit: int = 10
+    facets: dict[str, list[tuple[str, int]]] | None = None
+    searched_for: str | None = None  # the query as searched, when it differs from what was typed
+    suggestion: str | None = None  # "did you mean"
 
     def __iter__(self) -> Iterator[Hit]:
         return iter(self.hits)
@@ -86,12 +126,22 @@ class SearchResults:
     def __len__(self) -> int:
         return len(self.hits)
 
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.limit))
+
     def to_json(self) -> dict:
+        """The documented JSON form (README "JSON output"); keys are stable."""
         return {
             "query": self.query,
+            "searched_for": self.searched_for,
+            "suggestion": self.suggestion,
             "took_ms": round(self.took_ms, 2),
             "total": self.total,
+            "page": self.page,
+            "pages": self.pages,
             "hits": [h.to_json() for h in self.hits],
+            "facets": None if self.facets is None else {k: [{"value": v, "count": n} for v, n in counts] for k, counts in self.facets.items()},
         }
 
 
@@ -187,17 +237,32 @@ class Index:
 
     def search(
         self,
-        query: str | ParsedQuery,
+        query: str | ParsedQuery | Query,
         limit: int = 10,
         fields: Sequence[str] = SEARCHABLE_FIELDS,
         require_all: bool = False,
         snippet_chars: int = 240,
+        *,
+        page: int = 1,
+        sort: str = "relevance",
+        since: str | None = None,
+        until: str | None = None,
+        facets: bool = False,
+        recent: bool = False,
     ) -> SearchResults:
-        """Rank documents for ``query`` and return the top ``limit`` with snippets.
+        """Rank documents for ``query`` and return one page of ``limit`` hits with snippets.
 
         ``fields`` restricts where words are looked for ("title", "body"); ``require_all``
-        turns OR into AND. Raises QueryError for a query with nothing to search.
+        turns OR into AND; ``since``/``until`` ("2021", "2021-12", "2021-12-31") keep articles
+        dated in that range; ``sort="date"`` lists newest first; ``facets`` counts the matching
+        articles by source, category and year; ``recent`` boosts newer articles (see
+        RECENCY_WEIGHT). Raises QueryError for a query with nothing to search or a bad option.
         """
+        if isinstance(query, Query):
+            return self.search(
+                query.text, query.limit, query.fields, query.require_all, query.snippet_chars, page=query.page,
+                sort=query.sort, since=query.since, until=query.until, facets=query.facets, recent=query.recent,
+            )
         started = time.perf_counter()
         self.refresh()
         parsed = query if isinstance(query, ParsedQuery) else parse_query(query)
@@ -207,19 +272,44 @@ class Index:
             raise QueryError(f"unknown field(s) {', '.join(unknown) or '(none)'}; searchable fields are title, body")
         if limit < 1:
             raise QueryError("limit must be at least 1")
+        if page < 1:
+            raise QueryError("page must be at least 1")
+        if sort not in SORT_ORDERS:
+            raise QueryError(f"sort must be one of {', '.join(SORT_ORDERS)}, not {sort!r}")
         built = build_query(parsed, self.settings, fields, require_all)
         engine, segments, duplicates = self._engine, self._segments, self._duplicates
         masks = [engine.matches(node) for node in built.required]
         masks += [~engine.matches(node) for node in built.excluded]
         masks += _filter_masks(parsed, segments)
+        if since or until:
+            masks.append(_date_range_mask(segments.dates(), parse_day(since) if since else None, parse_day(until, end=True) if until else None))
         allowed = np.logical_and.reduce(masks) if masks else None
-        docnums, scores, total = engine.rank(built.scored, allowed, limit)
+        scores = engine.scores(built.scored)
+        if recent:
+            scores *= self._recency()
+        offset = (page - 1) * limit
+        if sort == "date":
+            docnums, total = engine.newest(segments.dates(), scores, allowed, limit, offset)
+        else:
+            docnums, total = engine.top(scores, allowed, limit, offset)
         hits = tuple(
-            self._hit(segments, duplicates, rank, int(docnum), float(score), built.terms, snippet_chars)
-            for rank, (docnum, score) in enumerate(zip(docnums, scores), start=1)
+            self._hit(segments, duplicates, rank, int(docnum), float(scores[docnum]), built.terms, snippet_chars)
+            for rank, docnum in enumerate(docnums, start=offset + 1)
         )
+        facet_counts = _facets(segments, engine.matched(scores, allowed)) if facets else None
         took = (time.perf_counter() - started) * 1000
-        return SearchResults(parsed.text, hits, total, took)
+        return SearchResults(parsed.text, hits, total, took, page=page, limit=limit, facets=facet_counts)
+
+    def _recency(self) -> np.ndarray:
+        """The --recent multiplier of every document (see RECENCY_WEIGHT)."""
+        dates = self._segments.dates()
+        dated = dates != NO_DATE
+        multiplier = np.ones(dates.size, dtype=np.float32)
+        if dated.any():
+            newest = dates[dated & self._engine.live].max() if (dated & self._engine.live).any() else dates[dated].max()
+            age_days = (newest - dates[dated]) / 86400.0
+            multiplier[dated] = 1.0 + RECENCY_WEIGHT * np.power(0.5, np.maximum(age_days, 0) / RECENCY_HALF_LIFE_DAYS)
+        return multiplier
 
     def _hit(self, segments: SegmentSet, duplicates: dict, rank: int, docnum: int, score: float, terms: QueryTerms, snippet_chars: int) -> Hit:
         stored = segments.stored(docnum)
@@ -261,6 +351,20 @@ class Index:
     def __len__(self) -> int:
         self.refresh()
         return self._engine.documents
+
+
+def _facets(segments: SegmentSet, matched: np.ndarray) -> dict[str, list[tuple[str, int]]]:
+    """Counts of the matching documents by source, category and year, largest first."""
+    out = {}
+    for column in ("source", "category"):
+        counts = segments.column_counts(column, matched)
+        out[column] = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    dates = segments.dates()[matched]
+    dates = dates[dates != NO_DATE]
+    years = dates.astype("datetime64[s]").astype("datetime64[Y]").astype(np.int64) + 1970
+    values, counts = np.unique(years, return_counts=True)
+    out["year"] = sorted(((str(v), int(n)) for v, n in zip(values, counts)), key=lambda kv: kv[0], reverse=True)
+    return out
 
 
 def _filter_masks(parsed: ParsedQuery, segments: SegmentSet) -> list[np.ndarray]:

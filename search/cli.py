@@ -168,6 +168,12 @@ def search_command(
     require_all: bool = typer.Option(False, "--all", help="Every word must match (AND) instead of ranking by how many match (OR)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON (snippets with <mark>)."),
     batch: Optional[str] = typer.Option(None, "--batch", help="Run one query per line of FILE ('-' for stdin); one JSON line per query.", show_default=False),
+    page: int = typer.Option(1, "--page", "-p", min=1, help="Which page of --limit hits to show."),
+    sort: str = typer.Option("relevance", "--sort", help="relevance, or date (newest first)."),
+    since: Optional[str] = typer.Option(None, "--since", help="Only articles dated on or after this day, month or year (2021-01-01, 2021-01, 2021).", show_default=False),
+    until: Optional[str] = typer.Option(None, "--until", help="Only articles dated on or before this day, month or year.", show_default=False),
+    facets: bool = typer.Option(False, "--facets", help="Also count the matching articles by source, category and year."),
+    recent: bool = typer.Option(False, "--recent", help="Boost newer articles: up to 2x for the newest, halving every 30 days (README)."),
 ) -> None:
     """Search the index and print ranked hits with highlighted snippets."""
     field_list = tuple(f.strip() for f in fields.split(",") if f.strip())
@@ -180,13 +186,15 @@ def search_command(
             if query is not None:
                 typer.echo("vnsearch: error: give either a QUERY or --batch, not both", err=True)
                 raise typer.Exit(EXIT_USAGE)
-            _run_batch(ix, batch, limit, field_list, require_all)
+            _run_batch(ix, batch, dict(limit=limit, fields=field_list, require_all=require_all, page=page, sort=sort,
+                                       since=since, until=until, facets=facets, recent=recent))
             return
         if query is None:
             typer.echo("vnsearch: error: missing QUERY (or --batch FILE)", err=True)
             raise typer.Exit(EXIT_USAGE)
         try:
-            results = ix.search(query, limit=limit, fields=field_list, require_all=require_all)
+            results = ix.search(query, limit=limit, fields=field_list, require_all=require_all, page=page, sort=sort,
+                                since=since, until=until, facets=facets, recent=recent)
         except VnsearchError as e:
             _fail(e)
         if as_json:
@@ -197,7 +205,7 @@ def search_command(
             raise typer.Exit(EXIT_NO_HITS)
 
 
-def _run_batch(ix: Index, batch: str, limit: int, fields: tuple[str, ...], require_all: bool) -> None:
+def _run_batch(ix: Index, batch: str, options: dict) -> None:
     try:
         stream = sys.stdin if batch == "-" else open(batch, encoding="utf-8")
     except OSError as e:
@@ -209,7 +217,7 @@ def _run_batch(ix: Index, batch: str, limit: int, fields: tuple[str, ...], requi
             if not text.strip():
                 continue
             try:
-                out = ix.search(text, limit=limit, fields=fields, require_all=require_all).to_json()
+                out = ix.search(text, **options).to_json()
             except QueryError as e:
                 out = {"query": text, "took_ms": 0.0, "total": 0, "hits": [], "error": f"line {line_no}: {e}"}
             typer.echo(json.dumps(out, ensure_ascii=False))
@@ -217,23 +225,42 @@ def _run_batch(ix: Index, batch: str, limit: int, fields: tuple[str, ...], requi
 
 def _print_results(results: SearchResults, ix: Index) -> None:
     color = _color()
+    if results.searched_for:
+        typer.echo(f"Searched for: {results.searched_for}")
+    if results.suggestion:
+        typer.echo(f"Did you mean: {results.suggestion}")
     if not results.hits:
-        typer.echo(f"No documents match {results.query!r}.")
+        if results.total:
+            typer.echo(f"No hits on page {results.page}: {results.total:,} documents match ({results.pages} pages).")
+        else:
+            typer.echo(f"No documents match {results.query!r}.")
         return
-    typer.echo(f"{results.total:,} documents match; top {len(results.hits)} ({results.took_ms:.0f} ms)\n")
+    first = results.hits[0].rank
+    shown = f"top {len(results.hits)}" if results.page == 1 else f"{first}–{first + len(results.hits) - 1}, page {results.page} of {results.pages}"
+    typer.echo(f"{results.total:,} documents match; {shown} ({results.took_ms:.0f} ms)\n")
     for hit in results.hits:
         head = f"{hit.rank:>2}. "
         title = textwrap.fill(hit.title, WIDTH, initial_indent=head, subsequent_indent=" " * len(head))
         typer.echo(typer.style(title, bold=True) if color else title)
         details = [hit.source or "?", hit.date.strftime("%Y-%m-%d %H:%M") if hit.date else "no date", f"score {hit.score:.2f}", hit.id]
-        if hit.duplicates:
-            details.append(f"+{len(hit.duplicates)} copies")
         typer.echo(textwrap.fill(" · ".join(details), WIDTH, initial_indent="    ", subsequent_indent="    "))
+        if hit.duplicates:
+            typer.echo(textwrap.fill("also in: " + ", ".join(hit.duplicates), WIDTH, initial_indent="    ", subsequent_indent="      "))
         # Wrap with placeholder marks (one character each), then turn them into colour or nothing.
         marked = hit.snippet.render("\x01", "\x02")
         wrapped = textwrap.fill(marked, WIDTH, initial_indent="    ", subsequent_indent="    ")
         on, off = ("\x1b[1;33m", "\x1b[0m") if color else ("", "")
         typer.echo(wrapped.replace("\x01", on).replace("\x02", off) + "\n")
+    if results.facets is not None:
+        _print_facets(results.facets)
+
+
+def _print_facets(facets: dict[str, list[tuple[str, int]]], shown: int = 8) -> None:
+    for name, counts in facets.items():
+        parts = [f"{value} ({count:,})" for value, count in counts[:shown]]
+        if len(counts) > shown:
+            parts.append(f"… {len(counts) - shown} more")
+        typer.echo(textwrap.fill(", ".join(parts) or "—", WIDTH, initial_indent=f"{name + ':':<10}", subsequent_indent=" " * 10))
 
 
 # --------------------------------------------------------------------------------------------

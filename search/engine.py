@@ -212,23 +212,20 @@ class Engine:
             mask |= self.matches(child)
         return mask
 
-    def rank(self, node: Node, allowed: np.ndarray | None, limit: int, offset: int = 0) -> tuple[np.ndarray, np.ndarray, int]:
-        """The best documents for ``node`` after ``offset``: (document numbers, their scores,
-        how many documents matched).
+    def matched(self, scores: np.ndarray, allowed: np.ndarray | None) -> np.ndarray:
+        """The live documents that score and are allowed."""
+        mask = (scores > 0) & self.live
+        return mask & allowed if allowed is not None else mask
 
-        Every term is scored in full. Deferring common terms to the best candidates of the
-        rare ones (Elasticsearch's common-terms query) was measured slower here: marking
-        which documents they match costs as much as adding their scores.
-        """
-        scores = self.scores(node)
-        docnums, total = self.top(scores, allowed, limit, offset)
-        return docnums, scores[docnums], total
+    def newest(self, dates: np.ndarray, scores: np.ndarray, allowed: np.ndarray | None, limit: int, offset: int = 0) -> tuple[np.ndarray, int]:
+        """Matching documents newest first (undated last, ties by score), and how many matched."""
+        candidates = np.flatnonzero(self.matched(scores, allowed))
+        order = np.lexsort((candidates, -scores[candidates], -dates[candidates].astype(np.float64)))
+        return candidates[order][offset : offset + limit], int(candidates.size)
 
     def top(self, scores: np.ndarray, allowed: np.ndarray | None, limit: int, offset: int = 0) -> tuple[np.ndarray, int]:
         """The best ``limit`` documents after ``offset`` (score order, ties by docnum) and how many matched."""
-        matched = (scores > 0) & self.live
-        if allowed is not None:
-            matched &= allowed
+        matched = self.matched(scores, allowed)
         total = int(np.count_nonzero(matched))
         want = offset + limit
         ranked = np.where(matched, scores, np.float32(-1))

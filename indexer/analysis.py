@@ -82,6 +82,27 @@ def _tone_index(nucleus: str, has_final: bool) -> int:
     return 0
 
 
+# The vowel clusters of Vietnamese syllables (after the onset, "qu" and "gi" included there).
+_NUCLEI = set(
+    "a ă â e ê i o ô ơ u ư y ai ao au ay âu ây eo êu ia iê iu oa oă oe oi ôi ơi oo ua uâ uê ui uô uơ uy "
+    "ưa ưi ươ ưu yê iêu oai oao oay oeo uây uôi uya uyê uyu ươi ươu yêu".split()
+)
+
+
+def place_tone(base: str, tone: str) -> str | None:
+    """A toneless lowercase syllable with ``tone`` (one of TONE_MARKS, or "" for none) put on
+    the vowel that carries it: ("hoa", "\u0300") -> "hòa". None if ``base`` is not shaped like
+    a Vietnamese syllable. Used to decode Telex and VNI typing."""
+    parts = _split_syllable(base)
+    if parts is None or parts[1] not in _NUCLEI:
+        return None
+    if not tone:
+        return base
+    onset, nucleus, final = parts
+    at = len(onset) + _tone_index(nucleus, bool(final))
+    return unicodedata.normalize("NFC", base[: at + 1] + tone + base[at + 1 :])
+
+
 @lru_cache(maxsize=200_000)
 def canonical_tone(syllable: str) -> str:
     """Place the tone mark of a lowercase syllable in one canonical (traditional) position.

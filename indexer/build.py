@@ -80,6 +80,7 @@ class IndexSettings:
     bigram_weight: float = 0.5
     opening_weight: float = 0.15  # added for matches in the body's first paragraph
     phrase_bonus: float = 3.0  # short queries whose syllables all stand together (search.rank)
+    abbreviation_weight: float = 0.1  # the other form of an abbreviation ("UBND" <-> "Ủy ban nhân dân")
     tiebreak: float = 0.3  # how much the other fields add to the best-matching one
     bm25_k1: float = 1.2
     bm25_b: float = 0.75
@@ -98,7 +99,8 @@ class IndexSettings:
 # while the exact syllable family carries the diacritics. No positions are stored: adjacency
 # comes from the bigrams, which also answer phrases (see README "Design notes").
 FIELD_FAMILIES = ("", "_fold", "_fold_bi")
-INDEX_FIELDS = tuple(name + family for name in TEXT_FIELDS for family in FIELD_FAMILIES)
+# Plus the document id as one exact term, to look documents up by id (vnsearch inspect).
+INDEX_FIELDS = tuple(name + family for name in TEXT_FIELDS for family in FIELD_FAMILIES) + ("id",)
 
 
 # --------------------------------------------------------------------------------------------
@@ -213,6 +215,7 @@ def document_fields(article: Article) -> IndexedDocument:
         terms["title" + family] = title[i]
         terms["body" + family] = body[i]
         terms["opening" + family] = body[i][: body.prefix[i]]
+    terms["id"] = [TERM_KEYS.number(article.id)]
     date = article.date.replace(tzinfo=None) if article.date and article.date.tzinfo else article.date
     return IndexedDocument(terms, stored, date, article.source, article.category, _fingerprint(body.exact))
 

@@ -311,6 +311,13 @@ class SegmentReader:
     def field_lengths(self, field: str) -> np.ndarray:
         return self.lengths[self.field_order.index(field)]
 
+    def terms(self, field: str) -> Iterator[str]:
+        """Every term of a field, in byte order."""
+        lo, hi = self.fields.get(field, (0, 0))
+        table, width, lex = self._table, self._width, self._lex
+        for row in range(lo, hi):
+            yield bytes(lex[table[row * width + LEX] : table[(row + 1) * width + LEX]]).decode("utf-8")
+
     def column(self, name: str) -> tuple[list[str], np.ndarray]:
         """The value table and per-document value numbers (-1: none) of "source" or "category"."""
         if name == "source":

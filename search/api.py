@@ -23,6 +23,7 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
+from indexer.analysis import normalize_term
 from indexer.build import IndexSettings, open_generation, read_duplicates
 from indexer.segment import NO_DATE, SegmentSet
 from indexer.errors import NotAnIndex, QueryError
@@ -30,7 +31,9 @@ from indexer.store import Generation, current_generation
 from search.query import ParsedQuery, parse_day, parse_query
 from search.engine import Engine
 from search.rank import QueryTerms, build_query
+from search.input_methods import decode_typing
 from search.snippets import Snippet, make_snippet
+from search.suggest import Suggester
 
 SEARCHABLE_FIELDS = ("title", "body")
 
@@ -119,6 +122,8 @@ class SearchResults:
     facets: dict[str, list[tuple[str, int]]] | None = None
     searched_for: str | None = None  # the query as searched, when it differs from what was typed
     suggestion: str | None = None  # "did you mean"
+    also_searched: tuple[str, ...] = ()  # other forms looked for: "Ủy ban nhân dân" for "UBND"
+    typed_as: str | None = None  # "Telex" or "VNI" when the query was decoded from that typing
 
     def __iter__(self) -> Iterator[Hit]:
         return iter(self.hits)
@@ -135,6 +140,8 @@ class SearchResults:
         return {
             "query": self.query,
             "searched_for": self.searched_for,
+            "typed_as": self.typed_as,
+            "also_searched": list(self.also_searched),
             "suggestion": self.suggestion,
             "took_ms": round(self.took_ms, 2),
             "total": self.total,
@@ -204,6 +211,7 @@ class Index:
             raise NotAnIndex(f"{self.path}: the index files are unreadable ({e}); rebuild it") from None
         self._segments = segments
         self._engine = Engine(segments, k1=settings.bm25_k1, b=settings.bm25_b)
+        self._suggester = Suggester(self._engine)
         self._generation, self._manifest, self.settings = generation, manifest, settings
 
     def tune(self, **settings) -> None:
@@ -265,6 +273,11 @@ class Index:
             )
         started = time.perf_counter()
         self.refresh()
+        searched_for = typed_as = None
+        if isinstance(query, str):
+            decoded = decode_typing(query, self._known)
+            if decoded is not None:
+                (searched_for, typed_as), query = decoded, decoded[0]
         parsed = query if isinstance(query, ParsedQuery) else parse_query(query)
         fields = tuple(fields)
         unknown = [f for f in fields if f not in SEARCHABLE_FIELDS]
@@ -297,8 +310,33 @@ class Index:
             for rank, docnum in enumerate(docnums, start=offset + 1)
         )
         facet_counts = _facets(segments, engine.matched(scores, allowed)) if facets else None
+        suggestion = None
+        if ":" not in parsed.text:
+            suggestion = self._suggester.suggest(parsed.text)
         took = (time.perf_counter() - started) * 1000
-        return SearchResults(parsed.text, hits, total, took, page=page, limit=limit, facets=facet_counts)
+        return SearchResults(parsed.text, hits, total, took, page=page, limit=limit, facets=facet_counts,
+                             also_searched=tuple(built.also_searched), searched_for=searched_for,
+                             typed_as=typed_as, suggestion=suggestion)
+
+    def get(self, doc_id: str) -> Hit | None:
+        """The document with this id (its copies' ids work too), or None."""
+        self.refresh()
+        segments, engine = self._segments, self._engine
+        wanted = {doc_id} | {kept for kept, copies in self._duplicates.items() if doc_id in copies}
+        for candidate in wanted:
+            docs = engine.postings("id", candidate).docs
+            if docs.size:
+                return self._hit(segments, self._duplicates, 0, int(docs[0]), 0.0, QueryTerms(), 240)
+        return None
+
+    def suggest(self, text: str) -> str | None:
+        """A corrected query for a misspelt one ("Tỉnh ủyy" -> "Tỉnh ủy"), or None."""
+        self.refresh()
+        return self._suggester.suggest(text)
+
+    def _known(self, word: str) -> bool:
+        """Is ``word`` (as written, diacritics and all) in the index?"""
+        return self._suggester._df(normalize_term(word), folded=False) > 0
 
     def _recency(self) -> np.ndarray:
         """The --recent multiplier of every document (see RECENCY_WEIGHT)."""

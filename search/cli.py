@@ -19,6 +19,7 @@ from typing import List, Optional
 
 import typer
 
+from indexer.analysis import document_terms
 from indexer.build import BuildSummary, IndexSettings, build_index, default_index_dir, shipped_corpus, update_index
 from indexer.errors import QueryError, VnsearchError
 from search.api import Index, SearchResults
@@ -226,7 +227,10 @@ def _run_batch(ix: Index, batch: str, options: dict) -> None:
 def _print_results(results: SearchResults, ix: Index) -> None:
     color = _color()
     if results.searched_for:
-        typer.echo(f"Searched for: {results.searched_for}")
+        how = f" (typed as {results.typed_as})" if results.typed_as else ""
+        typer.echo(f"Searched for: {results.searched_for}{how}")
+    if results.also_searched:
+        typer.echo(f"Also searched: {', '.join(results.also_searched)}")
     if results.suggestion:
         typer.echo(f"Did you mean: {results.suggestion}")
     if not results.hits:
@@ -295,6 +299,44 @@ def stats_command(
     ]
     for label, value in lines:
         typer.echo(f"{label:<13} {value}")
+
+
+# --------------------------------------------------------------------------------------------
+# inspect
+# --------------------------------------------------------------------------------------------
+
+
+@app.command("inspect")
+def inspect_command(
+    doc_id: str = typer.Argument(..., metavar="ID", help="The id of an article (as in its source: file name or JSON id)."),
+    index: Optional[Path] = IndexOption,
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Show one indexed article: what is stored for it and the terms its title is indexed as."""
+    try:
+        with Index.open(_index_dir(index)) as ix:
+            hit = ix.get(doc_id)
+    except VnsearchError as e:
+        _fail(e)
+    if hit is None:
+        typer.echo(f"vnsearch: no article with id {doc_id!r} in this index", err=True)
+        raise typer.Exit(EXIT_NO_HITS)
+    terms = document_terms(hit.title)
+    analysed = {"exact": terms.texts(0), "folded": terms.texts(1), "folded bigrams": terms.texts(2)}
+    if as_json:
+        out = hit.to_json()
+        out.pop("rank"), out.pop("score"), out.pop("highlights")
+        out["title_terms"] = analysed
+        typer.echo(json.dumps(out, ensure_ascii=False))
+        return
+    lines = [
+        ("id", hit.id), ("title", hit.title), ("source", hit.source or "—"),
+        ("date", hit.date.isoformat(sep=" ") if hit.date else "—"), ("category", hit.category or "—"),
+        ("authors", ", ".join(hit.authors) or "—"), ("url", hit.url or "—"),
+        ("also in", ", ".join(hit.duplicates) or "—"), ("starts", hit.snippet.plain),
+    ] + [(f"title {name}", " | ".join(values)) for name, values in analysed.items()]
+    for label, value in lines:
+        typer.echo(textwrap.fill(value, WIDTH, initial_indent=f"{label:<22}", subsequent_indent=" " * 22))
 
 
 def main() -> None:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from indexer.analysis import exact_analyzer, fold_diacritics
 from indexer.build import IndexSettings
 from indexer.errors import QueryError
+from search.abbreviations import Abbreviations, default_abbreviations
 from search.engine import AllOf, Best, Gate, Node, Sum, Term
 from search.query import Clause, ParsedQuery
 
@@ -64,6 +65,7 @@ class BuiltQuery:
     required: list[Node]  # every one must match
     excluded: list[Node]  # none may match
     terms: QueryTerms
+    also_searched: list[str] = field(default_factory=list)  # other forms: "Ủy ban nhân dân" for "UBND"
 
 
 def build_query(
@@ -71,9 +73,12 @@ def build_query(
     settings: IndexSettings,
     fields: tuple[str, ...] = ("title", "body"),
     require_all: bool = False,
+    abbreviations: Abbreviations | None = None,
 ) -> BuiltQuery:
-    """The Whoosh queries for ``parsed`` and the terms to highlight.
+    """The query tree for ``parsed`` and the terms to highlight.
 
+    Abbreviations in the query also look for their expansions and the other way round
+    (``search.abbreviations``): each other form is one more optional clause.
     Raises QueryError if nothing searchable is left (only punctuation, or only exclusions).
     """
     accented = is_accented(parsed)
@@ -97,9 +102,23 @@ def build_query(
             required.append(_clause_requirement(*args))
     if not scored:
         raise QueryError(f"the query {parsed.text!r} has no words to search for")
+    also: list[str] = []
+    table = abbreviations if abbreviations is not None else default_abbreviations()
+    for clause in parsed.positive:
+        for other in table.alternatives(clause.text):
+            syllables = query_syllables(other)
+            if other in also or not syllables:
+                continue
+            also.append(other)
+            _collect_terms(terms, syllables)
+            # Weighted down: the form the user typed is the better evidence (measured on VNTC
+            # titles, bench/quality.py: at full weight the other forms cost MRR).
+            other_weights = {name: w * settings.abbreviation_weight for name, w in weights.items()}
+            scope = _Scope((clause.field,) if clause.field else fields, other_weights, settings, accented or is_accented(ParsedQuery(other, [Clause(other)])))
+            scored.append(_clause_query(Clause(other), syllables, scope))
     # Required clauses (phrases, field clauses, --all) and exclusions restrict which documents
     # may be returned; every clause that matches adds to the score.
-    return BuiltQuery(Sum(tuple(scored)) if len(scored) > 1 else scored[0], required, excluded, terms)
+    return BuiltQuery(Sum(tuple(scored)) if len(scored) > 1 else scored[0], required, excluded, terms, also)
 
 
 def _collect_terms(terms: QueryTerms, syllables: list[Syllable]) -> None:

@@ -107,7 +107,47 @@ def test_stats_json(corpus_index_dir):
     assert data["documents"] == 15 and data["fields"] == ["title", "body"] and data["size_bytes"] > 0
 
 
-@pytest.mark.parametrize("command", ["index", "search", "stats"])
+@pytest.mark.parametrize("command", ["index", "update", "search", "stats", "inspect"])
 def test_every_command_has_help(command):
     result = run(command, "--help")
     assert result.exit_code == 0 and len(result.output) > 200
+
+
+def test_facets_pages_and_dates_in_the_human_output(corpus_index_dir):
+    result = run("search", "tỉnh", "--index", corpus_index_dir, "--limit", "2", "--page", "2", "--facets", "--since", "2021")
+    assert result.exit_code == 0
+    assert "3–4, page 2 of" in result.output
+    assert "source:" in result.output and "year:" in result.output and "2021 (" in result.output
+    assert all(len(line) <= 80 for line in result.output.splitlines())
+
+
+def test_sort_by_date_in_json(corpus_index_dir):
+    data = json.loads(run("search", "đảng viên", "--index", corpus_index_dir, "--sort", "date", "--json").output)
+    dates = [h["date"] for h in data["hits"] if h["date"]]
+    assert dates == sorted(dates, reverse=True) and data["page"] == 1
+
+
+def test_a_bad_sort_is_a_usage_error(corpus_index_dir):
+    result = run("search", "tỉnh", "--index", corpus_index_dir, "--sort", "title")
+    assert result.exit_code == 2 and "sort must be one of" in result.output
+
+
+def test_telex_query_says_what_it_searched_for(corpus_index_dir):
+    result = run("search", "sinh hoatj chi booj", "--index", corpus_index_dir, "--limit", "1")
+    assert "Searched for: sinh hoạt chi bộ (typed as Telex)" in result.output and SEED_ID in result.output
+
+
+def test_no_hits_says_so_and_suggests(corpus_index_dir):
+    result = run("search", "quéet", "--index", corpus_index_dir)
+    assert result.exit_code == 1
+    assert "Did you mean: quét" in result.output and "No documents match" in result.output
+
+
+def test_inspect_shows_an_article_and_its_title_terms(corpus_index_dir):
+    result = run("inspect", "005_thuy_loi_cu", "--index", corpus_index_dir)
+    assert result.exit_code == 0
+    assert "Công trình thuỷ lợi hồ Núi Cốc được nâng cấp" in result.output and "thủy" in result.output
+    data = json.loads(run("inspect", "005_thuy_loi_cu", "--index", corpus_index_dir, "--json").output)
+    assert data["source"] == "TN" and "thuy loi" in data["title_terms"]["folded bigrams"]
+    missing = run("inspect", "no-such-id", "--index", corpus_index_dir)
+    assert missing.exit_code == 1 and "no article with id" in missing.output

@@ -1,0 +1,107 @@
+"""Abbreviations and their expansions ("UBND" <-> "Ủy ban nhân dân"), from data files.
+
+Vietnamese news writes the same body both ways, often in one article ("UBND tỉnh" in the
+title, "Ủy ban nhân dân tỉnh" in the text). A query with either form also looks for the other.
+The table ships in ``search/data/abbreviations.tsv``; users add their own with files of the
+same format named in ``$VNSEARCH_ABBREVIATIONS`` (separated by ":").
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from indexer.analysis import analyze, exact_analyzer, fold_diacritics
+from indexer.errors import VnsearchError
+
+SHIPPED = Path(__file__).resolve().parent / "data" / "abbreviations.tsv"
+ENVIRONMENT = "VNSEARCH_ABBREVIATIONS"
+
+
+class AbbreviationFileError(VnsearchError):
+    """An abbreviations file that cannot be read or has a malformed line."""
+
+
+@dataclass(frozen=True)
+class Abbreviation:
+    short: str  # as written in the file: "UBND"
+    expansions: tuple[str, ...]  # "Ủy ban nhân dân"
+
+
+class Abbreviations:
+    """Lookup both ways, on folded terms so that case, tone placement and diacritics do not
+    matter ("ubnd", "UBND"; "uy ban nhan dan", "Uỷ ban nhân dân")."""
+
+    def __init__(self, entries: list[Abbreviation]) -> None:
+        self.entries = entries
+        self._by_short: dict[str, Abbreviation] = {}
+        self._by_long: dict[tuple[str, ...], Abbreviation] = {}
+        for entry in entries:
+            self._by_short[_folded_key(entry.short)] = entry
+            for expansion in entry.expansions:
+                self._by_long[_folded_terms(expansion)] = entry
+        self._longest = max((len(k) for k in self._by_long), default=0)
+
+    def alternatives(self, text: str) -> list[str]:
+        """Other ways to write what ``text`` contains: expansions of its abbreviations and
+        abbreviations of the expansions it contains ("UBND Hà Nội" -> ["Ủy ban nhân dân"])."""
+        found: list[str] = []
+        words = text.split()
+        for word in words:
+            entry = self._by_short.get(_folded_key(word.strip(_PUNCTUATION)))
+            if entry is not None:
+                found += [e for e in entry.expansions if e not in found]
+        terms = _folded_terms(text)
+        for size in range(self._longest, 1, -1):
+            for start in range(len(terms) - size + 1):
+                entry = self._by_long.get(tuple(terms[start : start + size]))
+                if entry is not None and entry.short not in found and _folded_key(entry.short) not in {_folded_key(w.strip(_PUNCTUATION)) for w in words}:
+                    found.append(entry.short)
+        return found
+
+
+_PUNCTUATION = ".,;:!?\"'()[]“”‘’«»…"
+
+
+def _folded_key(word: str) -> str:
+    """"TP.HCM", "tp.hcm", "HĐND" -> "tp.hcm", "hdnd"."""
+    return fold_diacritics(word.strip().lower())
+
+
+def _folded_terms(text: str) -> tuple[str, ...]:
+    return tuple(fold_diacritics(t) for t in analyze(text, exact_analyzer()))
+
+
+def read_abbreviations(path: Path) -> list[Abbreviation]:
+    """The entries of one file; AbbreviationFileError names the file and line of a bad one."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as e:
+        raise AbbreviationFileError(f"{path}: cannot read the abbreviations file ({e})") from None
+    entries = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        fields = [f.strip() for f in line.split("\t")]
+        if len(fields) < 2 or not fields[0] or not all(fields[1:]):
+            raise AbbreviationFileError(
+                f"{path}, line {number}: expected ABBREVIATION<TAB>expansion, found {line.strip()!r}"
+            )
+        entries.append(Abbreviation(fields[0], tuple(fields[1:])))
+    return entries
+
+
+@lru_cache(maxsize=8)
+def _load(paths: tuple[str, ...]) -> Abbreviations:
+    entries: list[Abbreviation] = []
+    for path in paths:
+        entries += read_abbreviations(Path(path))
+    return Abbreviations(entries)
+
+
+def default_abbreviations() -> Abbreviations:
+    """The shipped table plus the files named in $VNSEARCH_ABBREVIATIONS (theirs win)."""
+    extra = [p for p in os.environ.get(ENVIRONMENT, "").split(":") if p]
+    return _load(tuple([str(SHIPPED)] + extra))

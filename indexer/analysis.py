@@ -20,11 +20,14 @@ from __future__ import annotations
 
 import re
 import unicodedata
+import zlib
+from array import array
 from collections import OrderedDict
 from functools import lru_cache
 from typing import Iterator, NamedTuple, Sequence
 
 import icu
+import numpy as np
 from whoosh.analysis import Filter, LowercaseFilter, Token, Tokenizer
 
 # Bump whenever the tokens produced for a text, or the indexed fields, change: indexes record
@@ -492,6 +495,7 @@ class TermKeys:
     def __init__(self) -> None:
         self._numbers: dict[str, int] = {}
         self._texts: list[str] = [""]  # key 0 is never used
+        self._hashes = array("I", [0])
         # raw syllable as written -> (exact key, folded key): most syllables repeat, so after
         # the first documents analysis is one dictionary lookup per syllable.
         self.forms: dict[str, tuple[int, int]] = {}
@@ -501,7 +505,13 @@ class TermKeys:
         if key is None:
             key = self._numbers[term] = len(self._texts)
             self._texts.append(term)
+            self._hashes.append(zlib.crc32(term.encode("utf-8")))
         return key
+
+    def stable_hashes(self, keys: Sequence[int]) -> np.ndarray:
+        """A hash of each (syllable-level) term that is the same in every process and run,
+        unlike the keys themselves (uint32)."""
+        return np.frombuffer(self._hashes, dtype=np.uint32)[np.asarray(keys, dtype=np.int64)]
 
     def forms_of(self, word: str) -> tuple[int, int]:
         """(exact key, folded key) of a syllable as written."""

@@ -24,6 +24,7 @@ import numpy as np
 from tqdm import tqdm
 
 from indexer.analysis import ANALYZER_VERSION, TERM_KEYS, document_terms
+from indexer.near_duplicates import signature as near_duplicate_signature
 from indexer.segment import SegmentSet, SegmentWriter, deleted_docs, segment_files
 from indexer.errors import IncompatibleIndex, NotAnIndex
 from indexer.sources import Article, Problem, Share, read_sources
@@ -187,6 +188,7 @@ class IndexedDocument(NamedTuple):
     source: str | None
     category: str | None
     fingerprint: str  # body_fingerprint of the body
+    signature: np.ndarray  # near-duplicate signature of the body
 
 
 def document_fields(article: Article) -> IndexedDocument:
@@ -217,7 +219,8 @@ def document_fields(article: Article) -> IndexedDocument:
         terms["opening" + family] = body[i][: body.prefix[i]]
     terms["id"] = [TERM_KEYS.number(article.id)]
     date = article.date.replace(tzinfo=None) if article.date and article.date.tzinfo else article.date
-    return IndexedDocument(terms, stored, date, article.source, article.category, _fingerprint(body.exact))
+    signature = near_duplicate_signature(TERM_KEYS.stable_hashes(body.folded))
+    return IndexedDocument(terms, stored, date, article.source, article.category, _fingerprint(body.exact), signature)
 
 
 def article_from_stored(stored: dict) -> Article:
@@ -373,7 +376,7 @@ def _read_and_write_share(sources: list[str], share: Share, directory: str, name
             problems.append(record)
             continue
         doc = document_fields(record)
-        writer.add(doc.terms, doc.stored, doc.date, doc.source, doc.category)
+        writer.add(doc.terms, doc.stored, doc.date, doc.source, doc.category, doc.signature)
         articles.append((record.ordinal, record.id, record.origin, doc.fingerprint, record.warnings))
         if len(articles) % 100 == 0:
             progress(100)
@@ -586,7 +589,7 @@ def _write_segment(articles: list[Article], directory: Path, name: str, show_pro
     writer = SegmentWriter(INDEX_FIELDS, TERM_KEYS.text)
     for article in tqdm(articles, desc="indexing", unit="doc", disable=not show_progress, leave=False):
         doc = document_fields(article)
-        writer.add(doc.terms, doc.stored, doc.date, doc.source, doc.category)
+        writer.add(doc.terms, doc.stored, doc.date, doc.source, doc.category, doc.signature)
     writer.write(directory, name)
     return {"name": name, "docs": writer.docs, "deleted": None}
 

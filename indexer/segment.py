@@ -17,6 +17,7 @@ A segment is a set of files sharing a name prefix (``s000001``) inside a generat
     s000001.tf          term frequencies, one byte each (capped at 255: BM25 saturates long
                         before), for the terms that occur more than once in some document
     s000001.len.npy     length in terms of every text field of every document (uint32)
+    s000001.sig.npy     near-duplicate signature of every document (indexer.near_duplicates)
     s000001.date.npy    seconds since 1970 (UTC, naive dates taken as UTC), or NO_DATE
     s000001.source.npy  index into the source table, or -1 (likewise category.npy)
     s000001.docs        stored fields: zlib-compressed blocks of JSON lines
@@ -41,8 +42,11 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 
 from indexer.analysis import metadata_key
+from indexer.near_duplicates import EMPTY as _EMPTY
+from indexer.near_duplicates import SIGNATURE_SIZE
 
 NO_DATE = np.iinfo(np.int64).min
+EMPTY_SIGNATURE = _EMPTY.tolist()
 DOCS_PER_BLOCK = 16
 FORMAT = "vnsearch-segment-2"
 
@@ -71,6 +75,7 @@ class SegmentWriter:
         self._per_doc = {f: array("I") for f in fields}  # distinct terms of each document
         self._lengths = {f: array("I") for f in fields}
         self._dates = array("q")
+        self._signatures = array("H")
         self._sources: dict[str, int] = {}
         self._categories: dict[str, int] = {}
         self._source_ids = array("i")
@@ -78,8 +83,12 @@ class SegmentWriter:
         self._stored_blocks: list[bytes] = []
         self._pending: list[str] = []
 
-    def add(self, terms: dict[str, Sequence[int]], stored: dict, date: datetime | None, source: str | None, category: str | None) -> int:
-        """Add one document (term keys per field) and return its number in the segment."""
+    def add(
+        self, terms: dict[str, Sequence[int]], stored: dict, date: datetime | None, source: str | None,
+        category: str | None, signature: np.ndarray | None = None,
+    ) -> int:
+        """Add one document (term keys per field, near-duplicate signature) and return its
+        number in the segment."""
         for name in self.fields:
             field_terms = terms.get(name, ())
             counts = Counter(field_terms)
@@ -92,6 +101,7 @@ class SegmentWriter:
             self._per_doc[name].append(len(counts))
             self._lengths[name].append(len(field_terms))
             self.postings += len(counts)
+        self._signatures.extend(EMPTY_SIGNATURE if signature is None else signature.tolist())
         self._dates.append(_seconds(date))
         self._source_ids.append(_table_id(self._sources, source))
         self._category_ids.append(_table_id(self._categories, category))
@@ -144,6 +154,7 @@ class SegmentWriter:
         _write_bytes(f"{prefix}.tf", b"".join(freq_parts))
         lengths = np.vstack([np.frombuffer(self._lengths[f], dtype=np.uint32) for f in self.fields]) if self.docs else np.zeros((len(self.fields), 0), dtype=np.uint32)
         _save(f"{prefix}.len.npy", lengths.astype(np.uint32))
+        _save(f"{prefix}.sig.npy", np.frombuffer(self._signatures, dtype=np.uint16).reshape(self.docs, SIGNATURE_SIZE).copy())
         _save(f"{prefix}.date.npy", np.frombuffer(self._dates, dtype=np.int64).copy() if self.docs else np.zeros(0, dtype=np.int64))
         _save(f"{prefix}.source.npy", np.frombuffer(self._source_ids, dtype=np.int32).copy() if self.docs else np.zeros(0, dtype=np.int32))
         _save(f"{prefix}.category.npy", np.frombuffer(self._category_ids, dtype=np.int32).copy() if self.docs else np.zeros(0, dtype=np.int32))
@@ -265,6 +276,7 @@ class SegmentReader:
         self._freqs = _map(f"{prefix}.tf")
         self.lengths = np.load(f"{prefix}.len.npy", mmap_mode="r")
         self.dates = np.load(f"{prefix}.date.npy", mmap_mode="r")
+        self.signatures = np.load(f"{prefix}.sig.npy", mmap_mode="r")
         self.source_ids = np.load(f"{prefix}.source.npy", mmap_mode="r")
         self.category_ids = np.load(f"{prefix}.category.npy", mmap_mode="r")
         self._docs = _map(f"{prefix}.docs")
@@ -346,7 +358,7 @@ class SegmentReader:
 
 def segment_files(name: str) -> list[str]:
     """The file names that make up segment ``name``."""
-    suffixes = ("json", "lex", "terms.npy", "gaps", "tf", "len.npy", "date.npy", "source.npy", "category.npy", "docs", "docs.npy")
+    suffixes = ("json", "lex", "terms.npy", "gaps", "tf", "len.npy", "sig.npy", "date.npy", "source.npy", "category.npy", "docs", "docs.npy")
     return [f"{name}.{s}" for s in suffixes]
 
 
@@ -424,6 +436,11 @@ class SegmentSet:
     def stored(self, docnum: int) -> dict:
         reader, local = self.locate(docnum)
         return reader.stored(local)
+
+    def signatures(self) -> np.ndarray:
+        """The near-duplicate signature of every document (indexer.near_duplicates)."""
+        parts = [np.asarray(r.signatures) for r in self.readers]
+        return np.concatenate(parts) if parts else np.zeros((0, SIGNATURE_SIZE), dtype=np.uint16)
 
     def dates(self) -> np.ndarray:
         """Seconds since 1970 of every document, NO_DATE where it has none."""

@@ -25,6 +25,7 @@ import numpy as np
 
 from indexer.analysis import normalize_term
 from indexer.build import IndexSettings, open_generation, read_duplicates
+from indexer.near_duplicates import near_copies
 from indexer.segment import NO_DATE, SegmentSet
 from indexer.errors import NotAnIndex, QueryError
 from indexer.store import Generation, current_generation
@@ -53,6 +54,7 @@ class Hit:
     url: str | None = None
     authors: tuple[str, ...] = ()
     duplicates: tuple[str, ...] = ()  # ids of exact copies of this article, not shown separately
+    near_duplicates: tuple[str, ...] = ()  # ids of near copies among the hits, folded into this one
     meta: dict = field(default_factory=dict)
 
     def to_json(self) -> dict:
@@ -70,6 +72,7 @@ class Hit:
             "snippet": self.snippet.html,
             "highlights": self.snippet.marked,
             "duplicates": list(self.duplicates),
+            "near_duplicates": list(self.near_duplicates),
             "meta": self.meta,
         }
 
@@ -104,6 +107,7 @@ class Query:
     until: str | None = None
     facets: bool = False
     recent: bool = False
+    collapse: bool = True
     snippet_chars: int = 240
 
 
@@ -193,6 +197,7 @@ class Index:
         self._generation: Generation | None = None
         self._segments: SegmentSet | None = None
         self._duplicates: dict[str, list[str]] = {}
+        self._signature_cache: tuple | None = None
         self._manifest: dict = {}
         self.settings = IndexSettings()
         self._load(current_generation(self.path))
@@ -257,6 +262,7 @@ class Index:
         until: str | None = None,
         facets: bool = False,
         recent: bool = False,
+        collapse: bool = True,
     ) -> SearchResults:
         """Rank documents for ``query`` and return one page of ``limit`` hits with snippets.
 
@@ -264,12 +270,15 @@ class Index:
         turns OR into AND; ``since``/``until`` ("2021", "2021-12", "2021-12-31") keep articles
         dated in that range; ``sort="date"`` lists newest first; ``facets`` counts the matching
         articles by source, category and year; ``recent`` boosts newer articles (see
-        RECENCY_WEIGHT). Raises QueryError for a query with nothing to search or a bad option.
+        RECENCY_WEIGHT); ``collapse`` folds near copies of a story into the first of its hits
+        (``Hit.near_duplicates``). Raises QueryError for a query with nothing to search or a
+        bad option.
         """
         if isinstance(query, Query):
             return self.search(
                 query.text, query.limit, query.fields, query.require_all, query.snippet_chars, page=query.page,
                 sort=query.sort, since=query.since, until=query.until, facets=query.facets, recent=query.recent,
+                collapse=query.collapse,
             )
         started = time.perf_counter()
         self.refresh()
@@ -301,12 +310,20 @@ class Index:
         if recent:
             scores *= self._recency()
         offset = (page - 1) * limit
+        # With collapsing, rank a few more than the page needs: near copies drop out.
+        pool = 2 * (offset + limit) + 10 if collapse else limit
+        start = 0 if collapse else offset
         if sort == "date":
-            docnums, total = engine.newest(segments.dates(), scores, allowed, limit, offset)
+            docnums, total = engine.newest(segments.dates(), scores, allowed, pool, start)
         else:
-            docnums, total = engine.top(scores, allowed, limit, offset)
+            docnums, total = engine.top(scores, allowed, pool, start)
+        near: dict[int, list[int]] = {}
+        if collapse:
+            docnums, near = _collapse(self._signatures(), docnums)
+            docnums = docnums[offset : offset + limit]
         hits = tuple(
-            self._hit(segments, duplicates, rank, int(docnum), float(scores[docnum]), built.terms, snippet_chars)
+            self._hit(segments, duplicates, rank, int(docnum), float(scores[docnum]), built.terms, snippet_chars,
+                      near=[segments.stored(n)["id"] for n in near.get(int(docnum), [])])
             for rank, docnum in enumerate(docnums, start=offset + 1)
         )
         facet_counts = _facets(segments, engine.matched(scores, allowed)) if facets else None
@@ -349,7 +366,13 @@ class Index:
             multiplier[dated] = 1.0 + RECENCY_WEIGHT * np.power(0.5, np.maximum(age_days, 0) / RECENCY_HALF_LIFE_DAYS)
         return multiplier
 
-    def _hit(self, segments: SegmentSet, duplicates: dict, rank: int, docnum: int, score: float, terms: QueryTerms, snippet_chars: int) -> Hit:
+    def _signatures(self) -> np.ndarray:
+        if self._signature_cache is None or self._signature_cache[0] is not self._segments:
+            self._signature_cache = (self._segments, self._segments.signatures())
+        return self._signature_cache[1]
+
+    def _hit(self, segments: SegmentSet, duplicates: dict, rank: int, docnum: int, score: float, terms: QueryTerms,
+             snippet_chars: int, near: Sequence[str] = ()) -> Hit:
         stored = segments.stored(docnum)
         return Hit(
             rank=rank,
@@ -363,6 +386,7 @@ class Index:
             url=stored.get("url"),
             authors=tuple(stored.get("authors") or ()),
             duplicates=tuple(duplicates.get(stored["id"], ())),
+            near_duplicates=tuple(near),
             meta=stored.get("meta") or {},
         )
 
@@ -389,6 +413,21 @@ class Index:
     def __len__(self) -> int:
         self.refresh()
         return self._engine.documents
+
+
+def _collapse(signatures: np.ndarray, docnums: np.ndarray) -> tuple[np.ndarray, dict[int, list[int]]]:
+    """Keep the first of each group of near copies (in ranked order); the others are listed
+    under it."""
+    kept: list[int] = []
+    near: dict[int, list[int]] = {}
+    for docnum in docnums.tolist():
+        if kept:
+            copies = near_copies(signatures, docnum, np.asarray(kept))
+            if copies.any():
+                near.setdefault(kept[int(np.argmax(copies))], []).append(docnum)
+                continue
+        kept.append(docnum)
+    return np.asarray(kept, dtype=np.int64), near
 
 
 def _facets(segments: SegmentSet, matched: np.ndarray) -> dict[str, list[tuple[str, int]]]:

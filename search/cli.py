@@ -248,8 +248,9 @@ def _print_results(results: SearchResults, ix: Index) -> None:
         typer.echo(typer.style(title, bold=True) if color else title)
         details = [hit.source or "?", hit.date.strftime("%Y-%m-%d %H:%M") if hit.date else "no date", f"score {hit.score:.2f}", hit.id]
         typer.echo(textwrap.fill(" · ".join(details), WIDTH, initial_indent="    ", subsequent_indent="    "))
-        if hit.duplicates:
-            typer.echo(textwrap.fill("also in: " + ", ".join(hit.duplicates), WIDTH, initial_indent="    ", subsequent_indent="      "))
+        copies = list(hit.duplicates) + [f"{c} (near copy)" for c in hit.near_duplicates]
+        if copies:
+            typer.echo(textwrap.fill("also in: " + ", ".join(copies), WIDTH, initial_indent="    ", subsequent_indent="      "))
         # Wrap with placeholder marks (one character each), then turn them into colour or nothing.
         marked = hit.snippet.render("\x01", "\x02")
         wrapped = textwrap.fill(marked, WIDTH, initial_indent="    ", subsequent_indent="    ")

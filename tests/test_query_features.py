@@ -101,3 +101,28 @@ def test_category_filter_uses_the_category_column(tmp_path):
     with Index.open(tmp_path / "ix") as index:
         assert ids(index.search("đội category:\"the thao\"")) == ["a"]
         assert dict(index.search("đội", facets=True).facets["category"]) == {"Thể thao": 1, "Kinh tế": 1}
+
+
+def test_near_copies_of_a_story_are_folded_into_one_hit(tmp_path):
+    import json
+
+    from indexer import build_index
+    from tests.conftest import CORPUS
+
+    # The same story as another paper ran it: one word changed, a photo caption dropped, a
+    # credit line added.
+    story = (CORPUS / "001_lu_quet_lao_cai.txt").read_text(encoding="utf-8").split("\n")[3:11]
+    body = "\n".join(line for line in story if line.strip())
+    edited = body.replace("Trận mưa lớn", "Cơn mưa lớn").replace("Quang cảnh khu vực bị lũ quét.\n", "")
+    edited += "\nBài viết có sử dụng tư liệu của phóng viên thường trú."
+    other = (CORPUS / "002_gia_lua.txt").read_text(encoding="utf-8").split("\n", 1)[1] + "\nLũ quét không ảnh hưởng đến vụ lúa."
+    source = tmp_path / "news.jsonl"
+    with open(source, "w", encoding="utf-8") as f:
+        for doc_id, text in (("tmn-1", body), ("bao-khac-7", edited), ("gia-lua", other)):
+            f.write(json.dumps({"id": doc_id, "title": "Lũ quét ở Bát Xát", "body": text}, ensure_ascii=False) + "\n")
+    build_index([source], tmp_path / "ix")
+    with Index.open(tmp_path / "ix") as index:
+        collapsed = index.search("lũ quét Bát Xát")
+        assert ids(collapsed) == ["tmn-1", "gia-lua"]
+        assert collapsed.hits[0].near_duplicates == ("bao-khac-7",)
+        assert sorted(ids(index.search("lũ quét Bát Xát", collapse=False))) == ["bao-khac-7", "gia-lua", "tmn-1"]

@@ -4,8 +4,8 @@ Every engine indexes the same VNTC bodies and answers the same title-length OR q
 (titles of articles in the sample), top 10, in one run, so the ratios are comparable even on a
 noisy machine. Medians (p50) and 95th percentiles over the queries, after one warm-up pass.
 
-    python bench/speed.py --docs 2000         # small, minutes
-    python bench/speed.py                     # all 84,132 articles (plain Whoosh alone: ~5 h)
+    python bench/speed.py --docs 2000                 # small, minutes
+    python bench/speed.py --docs 0 --skip whoosh      # all 84,132 articles (plain Whoosh alone: ~5 h)
 
 tantivy runs when installed: pip install -e ".[bench]".
 """
@@ -24,13 +24,13 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from indexer import IndexSettings, build_index  # noqa: E402
 from search import Index  # noqa: E402
 
 VNTC = ROOT.parent / "shared" / "corpus" / "vntc.jsonl.gz"
@@ -71,14 +71,61 @@ def timed_queries(run, queries: list[str]) -> tuple[float, float]:
     return percentiles(times)
 
 
+class PeakMemory:
+    """Peak proportional set size (PSS) of a process and its children, sampled every 0.1 s:
+    the memory a build takes from the machine, its worker processes included."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.peak_kb = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> "PeakMemory":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak_kb = max(self.peak_kb, sum(_pss_kb(pid) for pid in _tree(self.pid)))
+            self._stop.wait(0.1)
+
+
+def _tree(pid: int) -> list[int]:
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return [pid]
+    return [pid] + [p for c in children for p in _tree(int(c))]
+
+
+def _pss_kb(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
 def bench_vnsearch(docs, queries, workdir: Path, procs: int) -> dict:
     source = workdir / "docs.jsonl"
     with open(source, "w", encoding="utf-8") as f:
         for d in docs:
             f.write(json.dumps({"id": d["id"], "title": "", "body": d["body"]}, ensure_ascii=False) + "\n")
     target = workdir / "vnsearch"
+    # `vnsearch index` in its own process, as people run it: its memory is the build's alone.
     started = time.perf_counter()
-    build_index([source], target, IndexSettings(procs=procs))
+    build = subprocess.Popen([sys.executable, "-c", "from search.cli import main; main()", "index", str(source),
+                              "--index", str(target), "-j", str(procs), "--quiet"], cwd=ROOT)
+    with PeakMemory(build.pid) as memory:
+        if build.wait() not in (0, 3):
+            raise SystemExit(f"vnsearch index failed with exit code {build.returncode}")
     build = time.perf_counter() - started
     with Index.open(target) as index:
         p50, p95 = timed_queries(lambda q: index.search(q, limit=10, fields=["body"]), queries)
@@ -86,7 +133,8 @@ def bench_vnsearch(docs, queries, workdir: Path, procs: int) -> dict:
     subprocess.run([sys.executable, "-c", "from search.cli import main; main()", "search", queries[0],
                     "--index", str(target), "--fields", "body", "--json"], cwd=ROOT, capture_output=True, check=False)
     cold = (time.perf_counter() - started) * 1000
-    return {"engine": "vnsearch", "build_s": build, "size": size_of(target), "p50": p50, "p95": p95, "cold_ms": cold}
+    return {"engine": "vnsearch", "build_s": build, "size": size_of(target), "p50": p50, "p95": p95, "cold_ms": cold,
+            "peak_mb": memory.peak_kb / 1024}
 
 
 def bench_whoosh(docs, queries, workdir: Path) -> dict:
@@ -194,13 +242,14 @@ def main() -> None:
         shutil.rmtree(workdir, ignore_errors=True)
     base = rows[0]
     print(f"\n{len(docs):,} VNTC bodies ({text_bytes / 1e6:.0f} MB), {len(queries)} title OR queries, top 10, {os.cpu_count()} CPUs")
-    print(f"| {'engine':<34} | {'build docs/s':>12} | {'index MB':>8} | {'× text':>6} | {'p50 ms':>7} | {'p95 ms':>7} | {'p50 vs vnsearch':>15} |")
-    print(f"|{'-' * 36}|{'-' * 14}|{'-' * 10}|{'-' * 8}|{'-' * 9}|{'-' * 9}|{'-' * 17}|")
+    print(f"| {'engine':<34} | {'build docs/s':>12} | {'build vs vn':>11} | {'index MB':>8} | {'× text':>6} | {'p50 ms':>7} | {'p95 ms':>7} | {'p50 vs vn':>9} |")
+    print(f"|{'-' * 36}|{'-' * 14}|{'-' * 13}|{'-' * 10}|{'-' * 8}|{'-' * 9}|{'-' * 9}|{'-' * 11}|")
     for r in rows:
         rate = len(docs) / r["build_s"]
-        print(f"| {r['engine']:<34} | {rate:>12,.0f} | {r['size'] / 1e6:>8.1f} | {r['size'] / text_bytes:>6.2f} | "
-              f"{r['p50']:>7.1f} | {r['p95']:>7.1f} | {r['p50'] / base['p50']:>14.2f}× |")
-    print(f"\nvnsearch cold start (process start to first result, `vnsearch search`): {base['cold_ms']:.0f} ms")
+        print(f"| {r['engine']:<34} | {rate:>12,.0f} | {base['build_s'] / r['build_s']:>10.2f}× | {r['size'] / 1e6:>8.1f} | "
+              f"{r['size'] / text_bytes:>6.2f} | {r['p50']:>7.1f} | {r['p95']:>7.1f} | {r['p50'] / base['p50']:>8.2f}× |")
+    print(f"\nvnsearch: cold start (process start to first result, `vnsearch search`) {base['cold_ms']:.0f} ms; "
+          f"peak memory of the build (all processes, PSS) {base['peak_mb']:,.0f} MB")
 
 
 if __name__ == "__main__":

@@ -14,9 +14,10 @@ A segment is a set of files sharing a name prefix (``s000001``) inside a generat
                         offset]; one extra row ends the last term's lex bytes
     s000001.gaps        per term, the gaps between its documents: one byte each, 255 marking
                         one that does not fit, then those in 2 or 4 bytes (``_patched_gaps``)
-    s000001.tf          term frequencies, one byte each (capped at 255: BM25 saturates long
-                        before), for the terms that occur more than once in some document
-    s000001.len.npy     length in terms of every text field of every document (uint32)
+    s000001.tf          term frequencies, capped at 255 (BM25 saturates long before): half a
+                        byte each for terms whose frequencies are at most 15, a byte otherwise,
+                        none for terms that never occur twice in a document
+    s000001.len.npy     length in terms of every text field of every document (uint16 or uint32)
     s000001.sig.npy     near-duplicate signature of every document (indexer.near_duplicates)
     s000001.date.npy    seconds since 1970 (UTC, naive dates taken as UTC), or NO_DATE
     s000001.source.npy  index into the source table, or -1 (likewise category.npy)
@@ -48,7 +49,7 @@ from indexer.near_duplicates import SIGNATURE_SIZE
 NO_DATE = np.iinfo(np.int64).min
 EMPTY_SIGNATURE = _EMPTY.tolist()
 DOCS_PER_BLOCK = 16
-FORMAT = "vnsearch-segment-2"
+FORMAT = "vnsearch-segment-3"
 
 # Columns of the .terms table.
 LEX, DF, FIRST, GAPS, FREQS = range(5)
@@ -135,7 +136,7 @@ class SegmentWriter:
             n = table.shape[0]
             table[:, LEX] += lex_size
             table[:, GAPS] += gap_size
-            table[table[:, FREQS] != ALL_ONES, FREQS] += freq_size
+            table[table[:, FREQS] != ALL_ONES, FREQS] += 2 * freq_size
             field_rows[field] = [row, row + n]
             row += n
             lex_parts.append(lex)
@@ -153,7 +154,8 @@ class SegmentWriter:
         _write_bytes(f"{prefix}.gaps", b"".join(gap_parts))
         _write_bytes(f"{prefix}.tf", b"".join(freq_parts))
         lengths = np.vstack([np.frombuffer(self._lengths[f], dtype=np.uint32) for f in self.fields]) if self.docs else np.zeros((len(self.fields), 0), dtype=np.uint32)
-        _save(f"{prefix}.len.npy", lengths.astype(np.uint32))
+        # Two bytes a length unless a document is longer than 65,535 terms.
+        _save(f"{prefix}.len.npy", lengths.astype(np.uint16 if lengths.size == 0 or lengths.max() < 65536 else np.uint32))
         _save(f"{prefix}.sig.npy", np.frombuffer(self._signatures, dtype=np.uint16).reshape(self.docs, SIGNATURE_SIZE).copy())
         _save(f"{prefix}.date.npy", np.frombuffer(self._dates, dtype=np.int64).copy() if self.docs else np.zeros(0, dtype=np.int64))
         _save(f"{prefix}.source.npy", np.frombuffer(self._source_ids, dtype=np.int32).copy() if self.docs else np.zeros(0, dtype=np.int32))
@@ -199,12 +201,7 @@ class SegmentWriter:
         table[:, FIRST] = docs[starts]
         gaps = np.diff(docs, prepend=np.int32(0))[~first_posting]
         table[:, GAPS], gap_bytes = _patched_gaps(gaps, df - 1, exception_bytes)
-        # Terms whose every frequency is 1 (most of the rare ones) store none.
-        all_ones = np.logical_and.reduceat(freqs == 1, starts) if n else np.zeros(0, dtype=bool)
-        stored_freqs = ~np.repeat(all_ones, df)
-        freq_offsets = np.cumsum(stored_freqs) - stored_freqs
-        table[:, FREQS] = np.where(all_ones, ALL_ONES, freq_offsets[starts] if n else 0)
-        freqs = freqs[stored_freqs]
+        table[:, FREQS], freq_bytes = _packed_frequencies(freqs, starts, df)
         encoded = [self.term_text(k).encode("utf-8") for k in distinct.tolist()]
         by_bytes = sorted(range(n), key=encoded.__getitem__)
         table = table[by_bytes]
@@ -212,7 +209,33 @@ class SegmentWriter:
         if n:
             np.cumsum(lengths[:-1], out=table[1:, LEX])
         lex = b"".join([encoded[i] for i in by_bytes])
-        return table, lex, gap_bytes, freqs.tobytes()
+        return table, lex, gap_bytes, freq_bytes
+
+
+def _packed_frequencies(freqs: np.ndarray, starts: np.ndarray, df: np.ndarray) -> tuple[np.ndarray, bytes]:
+    """Encode each term's frequencies (terms one after another, starting at ``starts``):
+    nothing for a term whose frequencies are all 1 (most rare terms), half a byte each for a
+    term whose frequencies are at most 15 (most others), else a byte each. Returns each term's
+    FREQS value (byte offset × 2 + 1 if in half bytes, or ALL_ONES) and the bytes."""
+    n = df.size
+    if n == 0:
+        return np.zeros(0, dtype=np.int64), b""
+    all_ones = np.logical_and.reduceat(freqs == 1, starts)
+    small = np.maximum.reduceat(freqs, starts) <= 15
+    sizes = np.where(all_ones, 0, np.where(small, (df + 1) // 2, df))
+    offsets = _exclusive_cumsum(sizes)
+    out = np.zeros(int(sizes.sum()), dtype=np.uint8)
+    term = np.repeat(np.arange(n), df)
+    rank = np.arange(freqs.size) - starts[term]
+    whole = ~all_ones[term] & ~small[term]
+    out[offsets[term[whole]] + rank[whole]] = freqs[whole]
+    half = ~all_ones[term] & small[term]
+    low = half & (rank % 2 == 0)
+    out[offsets[term[low]] + rank[low] // 2] = freqs[low]
+    high = half & (rank % 2 == 1)
+    out[offsets[term[high]] + rank[high] // 2] |= freqs[high] << 4
+    column = np.where(all_ones, ALL_ONES, offsets * 2 + small)
+    return column, out.tobytes()
 
 
 def _exclusive_cumsum(values: np.ndarray) -> np.ndarray:
@@ -318,7 +341,12 @@ class SegmentReader:
             docs[1:] += first
         if freq_at == ALL_ONES:
             return docs, np.ones(df, dtype=np.uint8)
-        return docs, np.frombuffer(self._freqs, dtype=np.uint8, count=df, offset=freq_at)
+        if freq_at & 1:  # half a byte each
+            packed = np.frombuffer(self._freqs, dtype=np.uint8, count=(df + 1) // 2, offset=freq_at >> 1)
+            freqs = np.empty(2 * packed.size, dtype=np.uint8)
+            freqs[0::2], freqs[1::2] = packed & 15, packed >> 4
+            return docs, freqs[:df]
+        return docs, np.frombuffer(self._freqs, dtype=np.uint8, count=df, offset=freq_at >> 1)
 
     def field_lengths(self, field: str) -> np.ndarray:
         return self.lengths[self.field_order.index(field)]

@@ -4,12 +4,12 @@ Layout::
 
     DIR/
       CURRENT             name of the live generation (replaced atomically with os.replace)
-      gen-000007/         a complete Whoosh index plus manifest.json
+      gen-000007/         a complete index: segment files (indexer.segment) plus manifest.json
       gen-000006/         the previous generation, kept for readers that still have it open
       writer.lock         held (flock) by the one process writing; contains its PID
 
 A writer never modifies a live generation: it builds the next one (for an update, starting
-from hard links to the current one's files, which Whoosh never rewrites in place), then
+from hard links to the current one's files, which are never rewritten in place), then
 switches CURRENT. A crash at any moment leaves CURRENT naming a complete generation; the
 half-built one is removed by the next writer.
 """

@@ -21,6 +21,9 @@ def test_readme_python_example_runs(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "Tỉnh uỷ tổng kết công tác" in result.stdout.splitlines()[1]
     assert "'sinh hoạt chi bộ'" in result.stdout
+    lines = result.stdout.splitlines()
+    assert lines[-2:] == ["tỉnh ủy", "sinh hoạt chi bộ"]  # Telex decoded; did-you-mean
+    assert "014_dang_uy_cu" in lines[-3] and "LCĐT" in lines[-3]  # newest first, with facets
 
 
 def test_every_cli_command_in_the_readme_exists():
@@ -30,6 +33,6 @@ def test_every_cli_command_in_the_readme_exists():
 
     shell = "\n".join(re.findall(r"```sh\n(.*?)```", README, re.S))
     commands = set(re.findall(r"(?:^|&& )vnsearch (\w+)", shell, re.M))
-    assert commands >= {"index", "search", "stats"}
+    assert commands >= {"index", "update", "search", "inspect", "stats"}
     for command in commands:
         assert CliRunner().invoke(app, [command, "--help"]).exit_code == 0, command

@@ -113,3 +113,16 @@ def test_xquad_questions_find_their_passage(tmp_path):
             any(h.id in q["relevant_ids"] for h in index.search(q["query"], limit=10)) for q in questions
         )
     assert top10 / len(questions) >= 0.8
+
+
+def test_a_parallel_build_indexes_exactly_what_one_process_does(vntc_sample, tmp_path):
+    # 3,000 records in chunks of 256 give each of two processes several chunks; duplicates
+    # across the processes' shares must be found as in one pass.
+    path, parallel_dir, _, _, records = vntc_sample
+    summary = build_index([path], tmp_path / "one")
+    with Index.open(parallel_dir) as parallel, Index.open(tmp_path / "one") as single:
+        assert len(parallel) == len(single) == summary.indexed
+        for record in [r for r in records if r["title"].strip()][::100]:
+            a, b = parallel.search(record["title"], limit=5), single.search(record["title"], limit=5)
+            assert [(h.id, h.duplicates) for h in a] == [(h.id, h.duplicates) for h in b]
+            assert [h.score for h in a] == pytest.approx([h.score for h in b], rel=1e-5)

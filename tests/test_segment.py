@@ -111,3 +111,14 @@ def test_gaps_in_a_small_segment_use_two_byte_exceptions(tmp_path):
     reader = SegmentReader(tmp_path, "s000001")
     assert reader.description["exception_bytes"] == 2
     assert reader.postings("body", "hiếm")[0].tolist() == wanted
+
+
+def test_small_frequencies_are_read_back_from_half_bytes(tmp_path):
+    writer = new_writer(("body",))
+    for count in (3, 1, 15, 2, 7):  # an odd number of documents: the last half byte is padding
+        writer.add({"body": keys("mưa " * count)}, {}, None, None, None)
+    writer.add({"body": keys("nắng " * 16)}, {}, None, None, None)
+    writer.write(tmp_path, "s000001")
+    reader = SegmentReader(tmp_path, "s000001")
+    assert reader.postings("body", "mưa")[1].tolist() == [3, 1, 15, 2, 7]
+    assert reader.postings("body", "nắng")[1].tolist() == [16]  # above 15: a whole byte

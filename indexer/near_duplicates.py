@@ -31,9 +31,11 @@ def signature(syllable_hashes: np.ndarray) -> np.ndarray:
     return (mixed.min(axis=1) & np.uint64(0xFFFF)).astype(np.uint16)
 
 
-def near_copies(signatures: np.ndarray, first: int, others: np.ndarray) -> np.ndarray:
-    """Which of ``others`` (rows of ``signatures``) are near copies of row ``first``."""
-    if np.array_equal(signatures[first], EMPTY):
-        return np.zeros(others.size, dtype=bool)
-    same = (signatures[others] == signatures[first]).sum(axis=1)
-    return same >= NEAR_DUPLICATE_MATCHES
+def near_copy_matrix(signatures: np.ndarray) -> np.ndarray:
+    """For rows of signatures, which pairs are near copies of each other (boolean matrix).
+    Texts too short to have a signature are near copies of nothing."""
+    same = (signatures[:, None, :] == signatures[None, :, :]).sum(axis=2) >= NEAR_DUPLICATE_MATCHES
+    empty = (signatures == EMPTY).all(axis=1)
+    same[empty, :] = False
+    same[:, empty] = False
+    return same

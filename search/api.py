@@ -25,7 +25,7 @@ import numpy as np
 
 from indexer.analysis import normalize_term
 from indexer.build import IndexSettings, open_generation, read_duplicates
-from indexer.near_duplicates import near_copies
+from indexer.near_duplicates import near_copy_matrix
 from indexer.segment import NO_DATE, SegmentSet
 from indexer.errors import NotAnIndex, QueryError
 from indexer.store import Generation, current_generation
@@ -418,16 +418,16 @@ class Index:
 def _collapse(signatures: np.ndarray, docnums: np.ndarray) -> tuple[np.ndarray, dict[int, list[int]]]:
     """Keep the first of each group of near copies (in ranked order); the others are listed
     under it."""
+    similar = near_copy_matrix(signatures[docnums]) if docnums.size else np.zeros((0, 0), dtype=bool)
     kept: list[int] = []
     near: dict[int, list[int]] = {}
-    for docnum in docnums.tolist():
-        if kept:
-            copies = near_copies(signatures, docnum, np.asarray(kept))
-            if copies.any():
-                near.setdefault(kept[int(np.argmax(copies))], []).append(docnum)
-                continue
-        kept.append(docnum)
-    return np.asarray(kept, dtype=np.int64), near
+    for i, docnum in enumerate(docnums.tolist()):
+        earlier = [k for k in kept if similar[i, k]]
+        if earlier:
+            near.setdefault(int(docnums[earlier[0]]), []).append(docnum)
+        else:
+            kept.append(i)
+    return docnums[kept].astype(np.int64), near
 
 
 def _facets(segments: SegmentSet, matched: np.ndarray) -> dict[str, list[tuple[str, int]]]:

@@ -195,8 +195,9 @@ class Index:
         self.path = Path(path)
         self._lock = threading.Lock()
         self._generation: Generation | None = None
-        self._segments: SegmentSet | None = None
-        self._duplicates: dict[str, list[str]] = {}
+        # Everything a search reads from one generation, replaced as one tuple by _load so that
+        # a search running while another thread refreshes sees one generation, not a mix.
+        self._state: tuple[SegmentSet, Engine, Suggester, dict[str, list[str]]] | None = None
         self._signature_cache: tuple | None = None
         self._manifest: dict = {}
         self.settings = IndexSettings()
@@ -211,13 +212,28 @@ class Index:
         _, manifest, settings = open_generation(self.path)
         try:
             segments = SegmentSet(generation.path, manifest.get("segments", []))
-            self._duplicates = read_duplicates(generation, manifest)
+            duplicates = read_duplicates(generation, manifest)
         except (OSError, ValueError, KeyError) as e:
             raise NotAnIndex(f"{self.path}: the index files are unreadable ({e}); rebuild it") from None
-        self._segments = segments
-        self._engine = Engine(segments, k1=settings.bm25_k1, b=settings.bm25_b)
-        self._suggester = Suggester(self._engine)
+        engine = Engine(segments, k1=settings.bm25_k1, b=settings.bm25_b)
+        self._state = (segments, engine, Suggester(engine), duplicates)
         self._generation, self._manifest, self.settings = generation, manifest, settings
+
+    @property
+    def _segments(self) -> SegmentSet:
+        return self._state[0]
+
+    @property
+    def _engine(self) -> Engine:
+        return self._state[1]
+
+    @property
+    def _suggester(self) -> Suggester:
+        return self._state[2]
+
+    @property
+    def _duplicates(self) -> dict[str, list[str]]:
+        return self._state[3]
 
     def tune(self, **settings) -> None:
         """Change query-time settings (weights, BM25 k1/b) for this object only, for experiments
@@ -237,8 +253,9 @@ class Index:
         return False
 
     def close(self) -> None:
-        # The memory maps close when the segments are no longer referenced.
-        self._segments = None
+        """Let go of the index files (the memory maps close when nothing refers to them)."""
+        self._state = None
+        self._generation = None
 
     def __enter__(self) -> "Index":
         return self
@@ -299,7 +316,7 @@ class Index:
         if sort not in SORT_ORDERS:
             raise QueryError(f"sort must be one of {', '.join(SORT_ORDERS)}, not {sort!r}")
         built = build_query(parsed, self.settings, fields, require_all)
-        engine, segments, duplicates = self._engine, self._segments, self._duplicates
+        segments, engine, suggester, duplicates = self._state
         masks = [engine.matches(node) for node in built.required]
         masks += [~engine.matches(node) for node in built.excluded]
         masks += _filter_masks(parsed, segments)
@@ -308,7 +325,7 @@ class Index:
         allowed = np.logical_and.reduce(masks) if masks else None
         scores = engine.scores(built.scored)
         if recent:
-            scores *= self._recency()
+            scores *= _recency(segments, engine)
         offset = (page - 1) * limit
         # With collapsing, rank a few more than the page needs: near copies drop out.
         pool = 2 * (offset + limit) + 10 if collapse else limit
@@ -319,7 +336,7 @@ class Index:
             docnums, total = engine.top(scores, allowed, pool, start)
         near: dict[int, list[int]] = {}
         if collapse:
-            docnums, near = _collapse(self._signatures(), docnums)
+            docnums, near = _collapse(self._signatures(segments), docnums)
             docnums = docnums[offset : offset + limit]
         hits = tuple(
             self._hit(segments, duplicates, rank, int(docnum), float(scores[docnum]), built.terms, snippet_chars,
@@ -329,7 +346,7 @@ class Index:
         facet_counts = _facets(segments, engine.matched(scores, allowed)) if facets else None
         suggestion = None
         if ":" not in parsed.text:
-            suggestion = self._suggester.suggest(parsed.text)
+            suggestion = suggester.suggest(parsed.text)
         took = (time.perf_counter() - started) * 1000
         return SearchResults(parsed.text, hits, total, took, page=page, limit=limit, facets=facet_counts,
                              also_searched=tuple(built.also_searched), searched_for=searched_for,
@@ -355,21 +372,11 @@ class Index:
         """Is ``word`` (as written, diacritics and all) in the index?"""
         return self._suggester._df(normalize_term(word), folded=False) > 0
 
-    def _recency(self) -> np.ndarray:
-        """The --recent multiplier of every document (see RECENCY_WEIGHT)."""
-        dates = self._segments.dates()
-        dated = dates != NO_DATE
-        multiplier = np.ones(dates.size, dtype=np.float32)
-        if dated.any():
-            newest = dates[dated & self._engine.live].max() if (dated & self._engine.live).any() else dates[dated].max()
-            age_days = (newest - dates[dated]) / 86400.0
-            multiplier[dated] = 1.0 + RECENCY_WEIGHT * np.power(0.5, np.maximum(age_days, 0) / RECENCY_HALF_LIFE_DAYS)
-        return multiplier
-
-    def _signatures(self) -> np.ndarray:
-        if self._signature_cache is None or self._signature_cache[0] is not self._segments:
-            self._signature_cache = (self._segments, self._segments.signatures())
-        return self._signature_cache[1]
+    def _signatures(self, segments: SegmentSet) -> np.ndarray:
+        cache = self._signature_cache
+        if cache is None or cache[0] is not segments:
+            cache = self._signature_cache = (segments, segments.signatures())
+        return cache[1]
 
     def _hit(self, segments: SegmentSet, duplicates: dict, rank: int, docnum: int, score: float, terms: QueryTerms,
              snippet_chars: int, near: Sequence[str] = ()) -> Hit:
@@ -413,6 +420,18 @@ class Index:
     def __len__(self) -> int:
         self.refresh()
         return self._engine.documents
+
+
+def _recency(segments: SegmentSet, engine: Engine) -> np.ndarray:
+    """The --recent multiplier of every document (see RECENCY_WEIGHT)."""
+    dates = segments.dates()
+    dated = dates != NO_DATE
+    multiplier = np.ones(dates.size, dtype=np.float32)
+    live_dated = dated & engine.live
+    if live_dated.any():
+        age_days = (dates[live_dated].max() - dates[dated]) / 86400.0
+        multiplier[dated] = 1.0 + RECENCY_WEIGHT * np.power(0.5, np.maximum(age_days, 0) / RECENCY_HALF_LIFE_DAYS)
+    return multiplier
 
 
 def _collapse(signatures: np.ndarray, docnums: np.ndarray) -> tuple[np.ndarray, dict[int, list[int]]]:

@@ -70,3 +70,32 @@ def test_current_names_the_live_generation(tmp_path):
     page(src, "a", "Giá lúa tăng", "Giá lúa tươi tăng thêm 300 đồng mỗi ki lô gam ở miền Tây.")
     build_index([src], ix)
     assert (ix / CURRENT).read_text().strip() == current_generation(ix).path.name
+
+
+def test_searches_in_threads_see_one_generation_while_it_is_replaced(tmp_path):
+    import threading
+
+    src, ix = tmp_path / "src", tmp_path / "ix"
+    page(src, "a", "Giá lúa tăng", "Giá lúa tươi tăng thêm 300 đồng mỗi ki lô gam ở miền Tây.")
+    build_index([src], ix)
+    errors, seen = [], set()
+
+    with Index.open(ix) as index:
+        def search_repeatedly():
+            try:
+                for _ in range(40):
+                    results = index.search("giá lúa lũ quét")
+                    seen.add(tuple(sorted(h.id for h in results)))
+            except Exception as e:  # any failure is the test's failure
+                errors.append(e)
+
+        threads = [threading.Thread(target=search_repeatedly) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for n in range(3):
+            page(src, f"b{n}", "Lũ quét ở Bát Xát", "Mưa lớn gây lũ quét tại nhiều xã vùng cao của huyện Bát Xát.")
+            build_index([src], ix)
+        for t in threads:
+            t.join()
+    assert errors == []
+    assert seen <= {("a",), ("a", "b0"), ("a", "b0", "b1"), ("a", "b0", "b1", "b2")}

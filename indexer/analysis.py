@@ -482,6 +482,18 @@ def folded_bigram_analyzer():
     return folded_analyzer() | SyllableBigramFilter()
 
 
+def syllable_spans(text: str) -> list[tuple[str, int, int, bool]]:
+    """(syllable as written, start, end, joined) for every syllable of ``text``, where joined
+    means only white space (or a code's separator) stands between it and the previous one:
+    the tokenizer's syllables without token objects, for snippets."""
+    out = []
+    prev_end = -1
+    for word, start, end in _TOKENIZER.syllables(text):
+        out.append((word, start, end, prev_end >= 0 and _joins(text, prev_end, start)))
+        prev_end = end
+    return out
+
+
 class TermKeys:
     """Integer keys for the terms one process meets while indexing.
 

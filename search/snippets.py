@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import html
 import re
+import unicodedata
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
-from indexer.analysis import RawToken, VietnameseTokenizer, fold_diacritics, normalize_term
+from indexer.analysis import codes_in, fold_diacritics, normalize_term, syllable_spans
 from search.rank import QueryTerms
 
-_TOKENIZER = VietnameseTokenizer()
 ANSI_HIGHLIGHT = ("\x1b[1;33m", "\x1b[0m")
 
 
@@ -78,16 +78,54 @@ def _matches(forms: list[str], folds: list[str], terms: QueryTerms) -> list[bool
     return [hit or f in missing for f, hit in zip(folds, exact)]
 
 
-def _code_hits(all_tokens: list[RawToken], tokens: list[RawToken], hits: list[bool], terms: QueryTerms) -> list[bool]:
+def _code_hits(codes: list[tuple[int, int, str]], syllables: "_Syllables", hits: list[bool], terms: QueryTerms) -> list[bool]:
     """Parts of a queried code ("qđ" of "24-QĐ/TW") count only inside that code."""
     inside = set()
-    for t in all_tokens:
-        if t.compound and normalize_term(t.text) in terms.exact:
-            inside.update(range(t.startchar, t.endchar))
+    for start, end, form in codes:
+        if form in terms.exact:
+            inside.update(range(start, end))
     return [
-        hit and (t.startchar in inside or normalize_term(t.text) not in terms.code_parts)
-        for t, hit in zip(tokens, hits)
+        hit and (start in inside or form not in terms.code_parts)
+        for start, form, hit in zip(syllables.starts, syllables.forms, hits)
     ]
+
+
+@dataclass
+class _Syllables:
+    """A text's syllables as parallel lists (cheaper than a token object each)."""
+
+    starts: list[int]
+    ends: list[int]
+    joined: list[bool]
+    forms: list[str]  # canonical (normalize_term)
+    folds: list[str]  # folded canonical
+
+
+# syllable as written -> (canonical, folded): snippets see the same few thousand syllables
+# again and again. Bounded, for a server that runs for months.
+_FORMS: dict[str, tuple[str, str]] = {}
+
+
+def _forms(word: str) -> tuple[str, str]:
+    forms = _FORMS.get(word)
+    if forms is None:
+        if len(_FORMS) > 200_000:
+            _FORMS.clear()
+        form = normalize_term(unicodedata.normalize("NFC", word))
+        forms = _FORMS[word] = (form, fold_diacritics(form))
+    return forms
+
+
+def _analyse(text: str) -> tuple[_Syllables, list[tuple[int, int, str]]]:
+    """The syllables of ``text`` and its whole codes (start, end, canonical form)."""
+    spans = syllable_spans(text)
+    pairs = [_forms(word) for word, _, _, _ in spans]
+    syllables = _Syllables(
+        [s for _, s, _, _ in spans], [e for _, _, e, _ in spans], [j for _, _, _, j in spans],
+        [p[0] for p in pairs], [p[1] for p in pairs],
+    )
+    codes = [(m.start(), m.end(), _forms(m.group())[0]) for m in codes_in(text).values()]
+    return syllables, codes
 
 
 def _folding_table() -> dict[int, str]:
@@ -163,29 +201,27 @@ def make_snippet(text: str, terms: QueryTerms, max_chars: int = 240) -> Snippet:
 
 
 def _snippet_of(text: str, terms: QueryTerms, max_chars: int) -> Snippet:
-    all_tokens = _TOKENIZER.raw_tokens(text)
-    tokens = [t for t in all_tokens if not t.compound]
-    if not tokens:
+    syllables, codes = _analyse(text)
+    if not syllables.starts:
         return Snippet(text[:max_chars], (), False, len(text) > max_chars)
-    forms = [normalize_term(t.text) for t in tokens]
-    folds = [fold_diacritics(f) for f in forms]
+    forms, folds = syllables.forms, syllables.folds
     hits = _matches(forms, folds, terms)
     if terms.code_parts:
-        hits = _code_hits(all_tokens, tokens, hits, terms)
+        hits = _code_hits(codes, syllables, hits, terms)
     # Score windows (distinct matched forms + adjacency) starting at each match, and the one
     # starting at the beginning of the text, which wins ties.
     matched = [k for k, hit in enumerate(hits) if hit]
     best_start = 0
     if matched:
-        starts = [tokens[k].startchar for k in matched]
-        ends = [tokens[k].endchar for k in matched]
-        joined = [False] + [b == a + 1 and tokens[b].joined for a, b in zip(matched, matched[1:])]
+        starts = [syllables.starts[k] for k in matched]
+        ends = [syllables.ends[k] for k in matched]
+        joined = [False] + [b == a + 1 and syllables.joined[b] for a, b in zip(matched, matched[1:])]
         best, best_score = _best_window(starts, ends, [folds[k] for k in matched], joined, max_chars)
-        in_first = [i for i, end in enumerate(ends) if end - tokens[0].startchar <= max_chars]
+        in_first = [i for i, end in enumerate(ends) if end - syllables.starts[0] <= max_chars]
         first_score = len({folds[matched[i]] for i in in_first}) + 0.5 * sum(joined[i] for i in in_first[1:])
         if best_score > first_score:
             best_start = matched[best]
-    return _cut(text, tokens, hits, best_start, max_chars)
+    return _cut(text, syllables, hits, best_start, max_chars)
 
 
 def _best_window(starts: list[int], ends: list[int], forms: list[str], joined: list[bool], max_chars: int) -> tuple[int, float]:
@@ -214,21 +250,22 @@ def _best_window(starts: list[int], ends: list[int], forms: list[str], joined: l
     return best, best_score
 
 
-def _cut(text: str, tokens: list[RawToken], hits: list[bool], first: int, max_chars: int) -> Snippet:
-    # Start a little before the first match, at a token boundary, for context.
+def _cut(text: str, syllables: _Syllables, hits: list[bool], first: int, max_chars: int) -> Snippet:
+    starts, ends, joined = syllables.starts, syllables.ends, syllables.joined
+    # Start a little before the first match, at a syllable boundary, for context.
     start_tok = first
-    while start_tok > 0 and tokens[first].startchar - tokens[start_tok - 1].startchar < max_chars // 4:
+    while start_tok > 0 and starts[first] - starts[start_tok - 1] < max_chars // 4:
         start_tok -= 1
-        if text[tokens[start_tok].startchar - 1 : tokens[start_tok].startchar] in ("\n",):
+        if text[starts[start_tok] - 1 : starts[start_tok]] in ("\n",):
             break
-    start = tokens[start_tok].startchar
+    start = starts[start_tok]
     if start_tok == 0:
         start = 0
     end_tok = start_tok
-    while end_tok + 1 < len(tokens) and tokens[end_tok + 1].endchar - start <= max_chars:
+    while end_tok + 1 < len(starts) and ends[end_tok + 1] - start <= max_chars:
         end_tok += 1
-    end = tokens[end_tok].endchar
-    if end_tok + 1 < len(tokens):
+    end = ends[end_tok]
+    if end_tok + 1 < len(starts):
         # Keep the punctuation that closes the last word ("bộ”", "viên.").
         while end < len(text) and not text[end].isspace() and end - start < max_chars + 3:
             end += 1
@@ -238,9 +275,9 @@ def _cut(text: str, tokens: list[RawToken], hits: list[bool], first: int, max_ch
     for k in range(start_tok, end_tok + 1):
         if not hits[k]:
             continue
-        s, e = tokens[k].startchar - start, tokens[k].endchar - start
+        s, e = starts[k] - start, ends[k] - start
         # One mark for a run of matched syllables: "<mark>sinh hoạt chi bộ</mark>".
-        if spans and k > start_tok and hits[k - 1] and tokens[k].joined:
+        if spans and k > start_tok and hits[k - 1] and joined[k]:
             spans[-1] = (spans[-1][0], e)
         else:
             spans.append((s, e))

@@ -126,3 +126,31 @@ def test_sigkill_at_any_moment_leaves_the_old_or_the_new_index(tmp_path):
     subprocess.run(command, cwd=ROOT, check=True)
     assert live_state(ix)[0] == states[target]
     assert outcomes["old"] > 0  # the kills did land mid-update
+
+
+def test_many_small_updates_merge_their_segments(tmp_path):
+    # Each update that adds or changes articles writes one segment; past MAX_SEGMENTS the next
+    # update merges everything into one, keeping every article once and its latest text.
+    import json
+
+    from indexer.build import MAX_SEGMENTS
+    from indexer.store import current_generation
+
+    src, ix = tmp_path / "src", tmp_path / "ix"
+    src.mkdir()
+    pages = sorted(CORPUS.glob("*.txt"))
+    shutil.copy(pages[0], src / pages[0].name)
+    update_index([src], ix)
+    counts = []
+    for page in pages[1 : MAX_SEGMENTS + 3]:
+        shutil.copy(page, src / page.name)
+        update_index([src], ix)
+        counts.append(len(json.loads((current_generation(ix).path / "manifest.json").read_text())["segments"]))
+    assert max(counts) == MAX_SEGMENTS and counts[-1] < MAX_SEGMENTS  # it filled up, then merged
+    changed = src / pages[1].name
+    changed.write_text(changed.read_text(encoding="utf-8") + "\n\n" + ADDED_SENTENCE + "\n", encoding="utf-8")
+    update_index([src], ix)
+    with Index.open(ix) as index:
+        assert len(index) == MAX_SEGMENTS + 3
+        assert [h.id for h in index.search(f'"{ADDED_SENTENCE}"')] == [pages[1].stem]
+        assert sorted(h.id for h in index.search("và của các", limit=100)) == sorted(p.stem for p in pages[: MAX_SEGMENTS + 3])

@@ -225,15 +225,20 @@ class Engine:
 
     def top(self, scores: np.ndarray, allowed: np.ndarray | None, limit: int, offset: int = 0) -> tuple[np.ndarray, int]:
         """The best ``limit`` documents after ``offset`` (score order, ties by docnum) and how many matched."""
-        matched = self.matched(scores, allowed)
-        total = int(np.count_nonzero(matched))
         want = offset + limit
-        ranked = np.where(matched, scores, np.float32(-1))
+        if allowed is None and self.documents == self.size:
+            # Nothing filtered out: unmatched documents score 0, below every match.
+            total = int(np.count_nonzero(scores > 0))
+            ranked = scores
+        else:
+            matched = self.matched(scores, allowed)
+            total = int(np.count_nonzero(matched))
+            ranked = np.where(matched, scores, np.float32(-1))
         if want < ranked.size:
             candidates = np.argpartition(-ranked, want - 1)[:want]
         else:
             candidates = np.arange(ranked.size)
-        candidates = candidates[matched[candidates]]
+        candidates = candidates[ranked[candidates] > 0]
         order = np.lexsort((candidates, -scores[candidates]))
         return candidates[order][offset:want], total
 

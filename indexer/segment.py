@@ -382,9 +382,6 @@ class SegmentReader:
             for line in zlib.decompress(self._docs[start:end]).decode("utf-8").split("\n"):
                 yield json.loads(line)
 
-    def files(self) -> list[str]:
-        return segment_files(self.name)
-
 
 def segment_files(name: str) -> list[str]:
     """The file names that make up segment ``name``."""
@@ -475,15 +472,6 @@ class SegmentSet:
     def dates(self) -> np.ndarray:
         """Seconds since 1970 of every document, NO_DATE where it has none."""
         return np.concatenate([r.dates for r in self.readers]) if self.readers else np.zeros(0, dtype=np.int64)
-
-    def column_values(self, column: str) -> np.ndarray:
-        """Every document's source or category as written (object array; "" where it has none)."""
-        parts = []
-        for r in self.readers:
-            values, ids = r.column(column)
-            table = np.array(list(values) + [""], dtype=object)
-            parts.append(table[np.where(ids < 0, len(table) - 1, ids)])
-        return np.concatenate(parts) if parts else np.zeros(0, dtype=object)
 
     def column_counts(self, column: str, mask: np.ndarray) -> dict[str, int]:
         """How many of the documents in ``mask`` have each source (or category)."""

@@ -20,7 +20,7 @@ import unicodedata
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
-from indexer.analysis import codes_in, fold_diacritics, normalize_term, syllable_spans
+from indexer.analysis import codes_in, fold_diacritics, fold_keeping_offsets, normalize_term, syllable_spans
 from search.rank import QueryTerms
 
 ANSI_HIGHLIGHT = ("\x1b[1;33m", "\x1b[0m")
@@ -128,21 +128,6 @@ def _analyse(text: str) -> tuple[_Syllables, list[tuple[int, int, str]]]:
     return syllables, codes
 
 
-def _folding_table() -> dict[int, str]:
-    """Lowercase and remove diacritics one character for one ("Đ" -> "d", "ộ" -> "o"), so that
-    offsets in the folded text are offsets in the original. Built with ICU's folding
-    (``fold_diacritics``); characters it folds to several (ligatures, "…") are left alone."""
-    table = {code: chr(code).lower() for code in range(ord("A"), ord("Z") + 1)}
-    for code in list(range(0xC0, 0x250)) + list(range(0x1E00, 0x1F00)):
-        folded = fold_diacritics(chr(code)).lower()
-        if len(folded) == 1 and folded != chr(code):
-            table[code] = folded
-    return table
-
-
-_FOLD_ONE_FOR_ONE = _folding_table()
-
-
 @lru_cache(maxsize=1024)
 def _candidates_pattern(folded_terms: frozenset[str]) -> re.Pattern | None:
     """Where any query syllable (or its i/y spelling variant) stands in a folded text."""
@@ -163,7 +148,7 @@ def _candidates(text: str, folded_terms: set[str]) -> list[tuple[int, int, str]]
     pattern = _candidates_pattern(frozenset(folded_terms))
     if pattern is None:
         return []
-    return [(m.start(), m.end(), m.group()) for m in pattern.finditer(text.translate(_FOLD_ONE_FOR_ONE))]
+    return [(m.start(), m.end(), m.group()) for m in pattern.finditer(fold_keeping_offsets(text))]
 
 
 def _candidate_region(text: str, terms: QueryTerms, max_chars: int) -> tuple[int, int]:

@@ -21,9 +21,8 @@ import string
 
 import numpy as np
 
-from indexer.analysis import VietnameseTokenizer, fold_diacritics, normalize_term
+from indexer.analysis import VietnameseTokenizer, fold_diacritics, fold_keeping_offsets, normalize_term
 from search.engine import Engine
-from search.snippets import _FOLD_ONE_FOR_ONE
 
 _TOKENIZER = VietnameseTokenizer()
 # Replacing a word the index knows needs some support for the replacement.
@@ -150,7 +149,7 @@ class Suggester:
             for docnum in candidates[:sample]:
                 stored = self.engine.segments.stored(int(docnum))
                 text = (stored.get("title") or "") + "\n" + (stored.get("body") or "")
-                folded_text = text.translate(_FOLD_ONE_FOR_ONE)
+                folded_text = fold_keeping_offsets(text)
                 at = folded_text.find(wanted)
                 while at >= 0:
                     pair = text[at : at + len(wanted)].split()

@@ -14,6 +14,7 @@ from indexer.analysis import (
     document_terms,
     exact_analyzer,
     fold_diacritics,
+    fold_keeping_offsets,
     folded_analyzer,
     folded_bigram_analyzer,
     normalize_term,
@@ -102,6 +103,11 @@ class TestFolding:
 
     def test_ascii_is_unchanged(self):
         assert fold_diacritics("sinh hoat chi bo") == "sinh hoat chi bo"
+
+    def test_folding_for_search_in_text_keeps_every_offset(self):
+        text = "Đảng bộ Tỉnh uỷ… “Hoà bình”"
+        folded = fold_keeping_offsets(text)
+        assert folded == "dang bo tinh uy… “hoa binh”" and len(folded) == len(text)
 
 
 class TestAnalyzers:

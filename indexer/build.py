@@ -1,8 +1,10 @@
 """Building an index: a function of (sources, settings).
 
-``build_index`` reads the sources, drops exact duplicates (keeping the first copy and recording
-the others' ids on it), analyses every article once per field family and writes a new
-generation of the index, which becomes live only when complete (see ``indexer.store``).
+``build_index`` reads the sources in ``settings.procs`` processes, each analysing its share of
+the articles once for every field family and writing it as a segment (``indexer.segment``);
+then it keeps the first of each exact duplicate (recording the others' ids on it) and
+publishes the new generation, which becomes live only when complete (``indexer.store``).
+``update_index`` adds a segment for new and changed articles and marks replaced ones deleted.
 """
 
 from __future__ import annotations
@@ -86,12 +88,10 @@ class IndexSettings:
     bm25_k1: float = 1.2
     bm25_b: float = 0.75
     procs: int = 1
-    memory_mb: int = 256
 
     def to_manifest(self) -> dict:
         d = asdict(self)
         d.pop("procs")  # how it was built, not what it is
-        d.pop("memory_mb")
         return d
 
 

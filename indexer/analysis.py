@@ -22,13 +22,14 @@ import re
 import unicodedata
 import zlib
 from array import array
-from collections import OrderedDict
 from functools import lru_cache
 from typing import Iterator, NamedTuple, Sequence
 
 import icu
 import numpy as np
 from whoosh.analysis import Filter, LowercaseFilter, Token, Tokenizer
+
+from indexer.lru import LRUCache
 
 # Bump whenever the tokens produced for a text, or the indexed fields, change: indexes record
 # it and refuse to open under another version, since their terms would no longer match.
@@ -245,7 +246,7 @@ class VietnameseTokenizer(Tokenizer):
 
     def __init__(self) -> None:
         self._breaker = None
-        self._cache: OrderedDict[str, list[RawToken]] = OrderedDict()
+        self._cache: LRUCache[list[RawToken]] = LRUCache(self._CACHE_SIZE)
 
     def __getstate__(self) -> dict:
         return {}
@@ -261,15 +262,7 @@ class VietnameseTokenizer(Tokenizer):
 
     def raw_tokens(self, text: str) -> list[RawToken]:
         """All tokens of ``text`` (memoised: every field of a document analyses the same text)."""
-        cached = self._cache.get(text)
-        if cached is not None:
-            self._cache.move_to_end(text)
-            return cached
-        tokens = self._tokenize(text)
-        self._cache[text] = tokens
-        if len(self._cache) > self._CACHE_SIZE:
-            self._cache.popitem(last=False)
-        return tokens
+        return self._cache.get_or_compute(text, lambda: self._tokenize(text))
 
     def syllables(self, text: str) -> list[tuple[str, int, int]]:
         """(syllable, start, end) of every ICU word in ``text``, dotted abbreviations split."""

@@ -18,12 +18,12 @@ The query is a small tree of ``Node`` objects built by ``search.rank``:
 from __future__ import annotations
 
 import math
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Union
 
 import numpy as np
 
+from indexer.lru import LRUCache
 from indexer.segment import SegmentSet
 
 # --------------------------------------------------------------------------------------------
@@ -83,8 +83,8 @@ class Engine:
         self.live = segments.live
         self.documents = int(self.live.sum())
         self._lengths: dict[str, tuple[np.ndarray, float]] = {}
-        self._postings: OrderedDict[tuple[str, str], _Postings] = OrderedDict()
-        self._scores: OrderedDict[tuple, tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self._postings: LRUCache[_Postings] = LRUCache(self.CACHE_TERMS)
+        self._scores: LRUCache[tuple[np.ndarray, np.ndarray]] = LRUCache(self.CACHE_TERMS)
 
     # -- data -----------------------------------------------------------------------------------
 
@@ -99,19 +99,14 @@ class Engine:
         return cached
 
     def postings(self, fieldname: str, text: str) -> _Postings:
-        key = (fieldname, text)
-        cached = self._postings.get(key)
-        if cached is not None:
-            self._postings.move_to_end(key)
-            return cached
+        return self._postings.get_or_compute((fieldname, text), lambda: self._read_postings(fieldname, text))
+
+    def _read_postings(self, fieldname: str, text: str) -> _Postings:
         docs, freqs = self.segments.postings(fieldname, text)
         result = _Postings(docs, freqs.astype(np.float32))
         keep = self.live[result.docs]
         if not keep.all():
             result = _Postings(result.docs[keep], result.freqs[keep])
-        self._postings[key] = result
-        if len(self._postings) > self.CACHE_TERMS:
-            self._postings.popitem(last=False)
         return result
 
     # -- scoring --------------------------------------------------------------------------------
@@ -129,22 +124,16 @@ class Engine:
         """(documents, BM25 scores at boost 1) of a term, cached: the common syllables of a
         language come back in almost every query."""
         key = (fieldname, text, self.k1, self.b)
-        cached = self._scores.get(key)
-        if cached is not None:
-            self._scores.move_to_end(key)
-            return cached
+        return self._scores.get_or_compute(key, lambda: self._bm25(fieldname, text))
+
+    def _bm25(self, fieldname: str, text: str) -> tuple[np.ndarray, np.ndarray]:
         p = self.postings(fieldname, text)
         if p.docs.size == 0:
-            result = (p.docs, p.freqs)
-        else:
-            lengths, average = self.field_lengths(fieldname)
-            norm = self.k1 * (1.0 - self.b + self.b * lengths[p.docs] / average)
-            scores = self.idf(p.docs.size) * p.freqs * (self.k1 + 1.0) / (p.freqs + norm)
-            result = (p.docs, scores.astype(np.float32))
-        self._scores[key] = result
-        if len(self._scores) > self.CACHE_TERMS:
-            self._scores.popitem(last=False)
-        return result
+            return p.docs, p.freqs
+        lengths, average = self.field_lengths(fieldname)
+        norm = self.k1 * (1.0 - self.b + self.b * lengths[p.docs] / average)
+        scores = self.idf(p.docs.size) * p.freqs * (self.k1 + 1.0) / (p.freqs + norm)
+        return p.docs, scores.astype(np.float32)
 
     def scores(self, node: Node) -> np.ndarray:
         """Dense score of every document for a scoring node."""

@@ -22,6 +22,7 @@ import string
 import numpy as np
 
 from indexer.analysis import VietnameseTokenizer, fold_diacritics, fold_keeping_offsets, normalize_term
+from indexer.lru import LRUCache
 from search.engine import Engine
 
 _TOKENIZER = VietnameseTokenizer()
@@ -31,6 +32,7 @@ _TOKENIZER = VietnameseTokenizer()
 SUSPICIOUS_SHARE = 0.05
 MIN_SUPPORT = 3
 MAX_SYLLABLES = 8  # longer queries are pasted text, not typed words
+CACHED_MASKS = 256
 FIELDS = ("body", "title")
 
 
@@ -40,10 +42,11 @@ class Suggester:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._variants: dict[str, list[str]] | None = None
-        self._cache: dict[tuple, np.ndarray] = {}  # masks, for one suggest() call
+        # Document masks of words and pairs, kept across queries (common words recur):
+        # least recently used out, at 84 kB each for 84k documents.
+        self._cache: LRUCache[np.ndarray] = LRUCache(CACHED_MASKS)
 
     def suggest(self, text: str) -> str | None:
-        self._cache = {}
         tokens = [t for t in _TOKENIZER.raw_tokens(text) if not t.compound]
         if not tokens or len(tokens) > MAX_SYLLABLES:
             return None
@@ -83,24 +86,21 @@ class Suggester:
 
     def _docs(self, word: str, folded: bool) -> np.ndarray:
         """Documents with ``word`` in the title or body, as a mask over all documents."""
-        key = ("docs", word, folded)
-        if key not in self._cache:
-            field = "_fold" if folded else ""
-            mask = np.zeros(self.engine.size, dtype=bool)
-            for name in FIELDS:
-                mask[self.engine.postings(name + field, word).docs] = True
-            self._cache[key] = mask
-        return self._cache[key]
+        field = "_fold" if folded else ""
+        return self._mask(("docs", word, folded), [name + field for name in FIELDS], word)
 
     def _pair(self, first: str, second: str) -> np.ndarray:
         """Documents where the folded pair stands together, as a mask."""
-        key = ("pair", first, second)
-        if key not in self._cache:
+        return self._mask(("pair", first, second), [name + "_fold_bi" for name in FIELDS], f"{first} {second}")
+
+    def _mask(self, key: tuple, fields: list[str], term: str) -> np.ndarray:
+        def compute() -> np.ndarray:
             mask = np.zeros(self.engine.size, dtype=bool)
-            for name in FIELDS:
-                mask[self.engine.postings(name + "_fold_bi", f"{first} {second}").docs] = True
-            self._cache[key] = mask
-        return self._cache[key]
+            for field in fields:
+                mask[self.engine.postings(field, term).docs] = True
+            return mask
+
+        return self._cache.get_or_compute(key, compute)
 
     def _better(self, word: str, neighbours: list[str], i: int, positions: list[int], accented: bool) -> str | None:
         folded = not accented

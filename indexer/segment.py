@@ -156,10 +156,10 @@ class SegmentWriter:
         lengths = np.vstack([np.frombuffer(self._lengths[f], dtype=np.uint32) for f in self.fields]) if self.docs else np.zeros((len(self.fields), 0), dtype=np.uint32)
         # Two bytes a length unless a document is longer than 65,535 terms.
         _save(f"{prefix}.len.npy", lengths.astype(np.uint16 if lengths.size == 0 or lengths.max() < 65536 else np.uint32))
-        _save(f"{prefix}.sig.npy", np.frombuffer(self._signatures, dtype=np.uint16).reshape(self.docs, SIGNATURE_SIZE).copy())
-        _save(f"{prefix}.date.npy", np.frombuffer(self._dates, dtype=np.int64).copy() if self.docs else np.zeros(0, dtype=np.int64))
-        _save(f"{prefix}.source.npy", np.frombuffer(self._source_ids, dtype=np.int32).copy() if self.docs else np.zeros(0, dtype=np.int32))
-        _save(f"{prefix}.category.npy", np.frombuffer(self._category_ids, dtype=np.int32).copy() if self.docs else np.zeros(0, dtype=np.int32))
+        _save(f"{prefix}.sig.npy", np.array(self._signatures, dtype=np.uint16).reshape(self.docs, SIGNATURE_SIZE))
+        _save(f"{prefix}.date.npy", np.array(self._dates, dtype=np.int64))
+        _save(f"{prefix}.source.npy", np.array(self._source_ids, dtype=np.int32))
+        _save(f"{prefix}.category.npy", np.array(self._category_ids, dtype=np.int32))
         offsets = np.cumsum([0] + [len(b) for b in self._stored_blocks], dtype=np.int64)
         _write_bytes(f"{prefix}.docs", b"".join(self._stored_blocks))
         _save(f"{prefix}.docs.npy", offsets)
@@ -438,6 +438,8 @@ class SegmentSet:
         for entry, reader, offset in zip(entries, self.readers, self.offsets):
             if entry.get("deleted"):
                 self.live[offset + deleted_docs(self.directory, entry)] = False
+        self._dates: np.ndarray | None = None
+        self._signatures: np.ndarray | None = None
 
     def postings(self, field: str, text: str) -> tuple[np.ndarray, np.ndarray]:
         """Global (document numbers, frequencies) of a term, deleted documents included."""
@@ -465,13 +467,18 @@ class SegmentSet:
         return reader.stored(local)
 
     def signatures(self) -> np.ndarray:
-        """The near-duplicate signature of every document (indexer.near_duplicates)."""
-        parts = [np.asarray(r.signatures) for r in self.readers]
-        return np.concatenate(parts) if parts else np.zeros((0, SIGNATURE_SIZE), dtype=np.uint16)
+        """The near-duplicate signature of every document (indexer.near_duplicates); joined
+        from the segments once, since a search may ask several times."""
+        if self._signatures is None:
+            parts = [np.asarray(r.signatures) for r in self.readers]
+            self._signatures = np.concatenate(parts) if parts else np.zeros((0, SIGNATURE_SIZE), dtype=np.uint16)
+        return self._signatures
 
     def dates(self) -> np.ndarray:
-        """Seconds since 1970 of every document, NO_DATE where it has none."""
-        return np.concatenate([r.dates for r in self.readers]) if self.readers else np.zeros(0, dtype=np.int64)
+        """Seconds since 1970 of every document, NO_DATE where it has none (joined once)."""
+        if self._dates is None:
+            self._dates = np.concatenate([r.dates for r in self.readers]) if self.readers else np.zeros(0, dtype=np.int64)
+        return self._dates
 
     def column_counts(self, column: str, mask: np.ndarray) -> dict[str, int]:
         """How many of the documents in ``mask`` have each source (or category)."""

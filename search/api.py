@@ -198,7 +198,6 @@ class Index:
         # Everything a search reads from one generation, replaced as one tuple by _load so that
         # a search running while another thread refreshes sees one generation, not a mix.
         self._state: tuple[SegmentSet, Engine, Suggester, dict[str, list[str]]] | None = None
-        self._signature_cache: tuple | None = None
         self._manifest: dict = {}
         self.settings = IndexSettings()
         self._load(current_generation(self.path))
@@ -336,7 +335,7 @@ class Index:
             docnums, total = engine.top(scores, allowed, pool, start)
         near: dict[int, list[int]] = {}
         if collapse:
-            docnums, near = _collapse(self._signatures(segments), docnums)
+            docnums, near = _collapse(segments.signatures(), docnums)
             docnums = docnums[offset : offset + limit]
         hits = tuple(
             self._hit(segments, duplicates, rank, int(docnum), float(scores[docnum]), built.terms, snippet_chars,
@@ -371,12 +370,6 @@ class Index:
     def _known(self, word: str) -> bool:
         """Is ``word`` (as written, diacritics and all) in the index?"""
         return self._suggester._df(normalize_term(word), folded=False) > 0
-
-    def _signatures(self, segments: SegmentSet) -> np.ndarray:
-        cache = self._signature_cache
-        if cache is None or cache[0] is not segments:
-            cache = self._signature_cache = (segments, segments.signatures())
-        return cache[1]
 
     def _hit(self, segments: SegmentSet, duplicates: dict, rank: int, docnum: int, score: float, terms: QueryTerms,
              snippet_chars: int, near: Sequence[str] = ()) -> Hit:

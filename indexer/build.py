@@ -11,16 +11,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
 import os
 import re
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO, Iterable
-
-import multiprocessing
-from typing import NamedTuple
+from typing import IO, Iterable, NamedTuple
 
 import numpy as np
 from tqdm import tqdm
@@ -31,8 +29,8 @@ from indexer.segment import SegmentSet, SegmentWriter, deleted_docs, segment_fil
 from indexer.errors import IncompatibleIndex, NotAnIndex
 from indexer.sources import Article, Problem, Share, read_sources
 from indexer.store import CURRENT as CURRENT_FILE
-from indexer.store import MANIFEST
 from indexer.store import (
+    MANIFEST,
     Generation,
     WriterLock,
     copy_generation,
@@ -223,6 +221,13 @@ def document_fields(article: Article) -> IndexedDocument:
     return IndexedDocument(terms, stored, date, article.source, article.category, _fingerprint(body.exact), signature)
 
 
+def add_article(writer: SegmentWriter, article: Article) -> IndexedDocument:
+    """Analyse ``article`` and add it to a segment being written."""
+    doc = document_fields(article)
+    writer.add(doc.terms, doc.stored, doc.date, doc.source, doc.category, doc.signature)
+    return doc
+
+
 def article_from_stored(stored: dict) -> Article:
     """The article a stored document was made from (to re-index it when segments merge)."""
     return Article(
@@ -375,8 +380,7 @@ def _read_and_write_share(sources: list[str], share: Share, directory: str, name
         if isinstance(record, Problem):
             problems.append(record)
             continue
-        doc = document_fields(record)
-        writer.add(doc.terms, doc.stored, doc.date, doc.source, doc.category, doc.signature)
+        doc = add_article(writer, record)
         articles.append((record.ordinal, record.id, record.origin, doc.fingerprint, record.warnings))
         if len(articles) % 100 == 0:
             progress(100)
@@ -512,7 +516,8 @@ def update_index(
             summary.seconds = round(time.perf_counter() - started, 2)
             return summary
         articles = collect_articles(read_sources(sources), summary, log)
-        duplicates = read_duplicates(live, manifest)
+        live_duplicates = read_duplicates(live, manifest)
+        duplicates = dict(live_duplicates)  # values are replaced, never changed in place
         stored = {doc["id"]: (docnum, doc.get("content_hash", ""), doc.get("origin", "")) for docnum, doc in live_segments.iter_live()}
         to_write: list[Article] = []
         deleted: set[int] = set()  # global numbers of live documents replaced or removed
@@ -544,7 +549,7 @@ def update_index(
                     duplicates.pop(doc_id, None)
                     summary.removed += 1
                     log.write(id=doc_id, origin=origin, status="removed")
-        if not (summary.added or summary.changed or summary.removed) and duplicates == read_duplicates(live, manifest):
+        if not (summary.added or summary.changed or summary.removed) and duplicates == live_duplicates:
             live.write_manifest({**manifest, "sources": {**known_sources, **fingerprints}})
             generation = live
         else:
@@ -588,8 +593,7 @@ def _updated_segments(generation: Generation, live: SegmentSet, deleted: set[int
 def _write_segment(articles: list[Article], directory: Path, name: str, show_progress: bool) -> dict:
     writer = SegmentWriter(INDEX_FIELDS, TERM_KEYS.text)
     for article in tqdm(articles, desc="indexing", unit="doc", disable=not show_progress, leave=False):
-        doc = document_fields(article)
-        writer.add(doc.terms, doc.stored, doc.date, doc.source, doc.category, doc.signature)
+        add_article(writer, article)
     writer.write(directory, name)
     return {"name": name, "docs": writer.docs, "deleted": None}
 

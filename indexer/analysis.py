@@ -18,6 +18,7 @@ after the first documents nearly every lookup is a dictionary hit.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
 import zlib
@@ -375,8 +376,8 @@ def codes_in(text: str) -> dict[int, re.Match]:
     # where a separator stands between two word characters first and try _CODE only on the
     # run of non-space text around each.
     for hint in _CODE_HINT.finditer(text):
-        at = hint.start()
-        if at < done:
+        at = hint.start()  # the separator
+        if at < done or at == 0 or not text[at - 1].isalnum():
             continue
         start = max(text.rfind(" ", 0, at), text.rfind("\n", 0, at), text.rfind("\t", 0, at)) + 1
         space = _SPACE.search(text, at)
@@ -387,7 +388,9 @@ def codes_in(text: str) -> dict[int, re.Match]:
     return codes
 
 
-_CODE_HINT = re.compile(r"[^\W_][-/.][^\W_]")
+# A separator followed by a letter or digit; the character before it is checked in Python:
+# a pattern that starts with a plain character set is several times faster to scan for.
+_CODE_HINT = re.compile(r"[-/.][^\W_]")
 _SPACE = re.compile(r"\s")
 
 
@@ -522,7 +525,8 @@ class TermKeys:
     def __init__(self) -> None:
         self._numbers: dict[str, int] = {}
         self._texts: list[str] = [""]  # key 0 is never used
-        self._hashes = array("I", [0])
+        self._hashes = array("I", [0])  # crc32: small, for near-duplicate signatures
+        self._digests = array("Q", [0])  # 64 bits: for exact-duplicate fingerprints
         # raw syllable as written -> (exact key, folded key): most syllables repeat, so after
         # the first documents analysis is one dictionary lookup per syllable.
         self.forms: dict[str, tuple[int, int]] = {}
@@ -532,13 +536,24 @@ class TermKeys:
         if key is None:
             key = self._numbers[term] = len(self._texts)
             self._texts.append(term)
-            self._hashes.append(zlib.crc32(term.encode("utf-8")))
+            encoded = term.encode("utf-8")
+            self._hashes.append(zlib.crc32(encoded))
+            self._digests.append(int.from_bytes(hashlib.blake2b(encoded, digest_size=8).digest(), "little"))
         return key
 
     def stable_hashes(self, keys: Sequence[int]) -> np.ndarray:
         """A hash of each (syllable-level) term that is the same in every process and run,
         unlike the keys themselves (uint32)."""
         return np.frombuffer(self._hashes, dtype=np.uint32)[np.asarray(keys, dtype=np.int64)]
+
+    def fingerprint(self, keys: Sequence[int]) -> str:
+        """A hash of a sequence of (syllable-level) terms, the same in every process and run.
+
+        It hashes the terms' 64-bit digests rather than their text: several times cheaper
+        than joining the text, and two different terms sharing a digest is not a real risk.
+        """
+        digests = np.frombuffer(self._digests, dtype=np.uint64)[np.asarray(keys, dtype=np.int64)]
+        return hashlib.sha1(digests.tobytes()).hexdigest()
 
     def forms_of(self, word: str) -> tuple[int, int]:
         """(exact key, folded key) of a syllable as written."""
@@ -549,10 +564,6 @@ class TermKeys:
             exact = normalize_term(_clean_token(word))
             forms = self.forms[word] = (self.number(exact), self.number(fold_diacritics(exact)))
         return forms
-
-    def join(self, keys: Sequence[int]) -> str:
-        """The syllable-level terms of ``keys`` (no bigram keys) as one string."""
-        return " ".join(map(self._texts.__getitem__, keys))
 
     def text(self, key: int) -> str:
         if key >> 32:

@@ -164,7 +164,7 @@ def body_fingerprint(body: str) -> str:
 
 
 def _fingerprint(exact_keys) -> str:
-    return hashlib.sha1(TERM_KEYS.join(exact_keys).encode("utf-8")).hexdigest()
+    return TERM_KEYS.fingerprint(exact_keys)
 
 
 def content_hash(article: Article) -> str:

@@ -96,6 +96,7 @@ _CONTACT = re.compile(r"©|\bcopyright\b|www\.|https?://|@\w+\.\w+|\b(?:ĐT|Fax|
 # Link labels the VNTC crawl left as lines of their own inside bodies; they are widget labels
 # of the news sites, not article text.
 _WIDGET_LINES = {"xem tiếp", "ý kiến của bạn", "ý kiến bạn đọc", "gửi ý kiến", "in bài", "gửi bài"}
+_LONGEST_WIDGET_LINE = 40  # with spaces and punctuation around it; anything longer is text
 
 
 def words(line: str) -> list[str]:
@@ -129,7 +130,7 @@ def is_related_headline(line: str) -> bool:
 
 
 def is_widget_line(line: str) -> bool:
-    return line.strip().lower().rstrip(".:…") in _WIDGET_LINES
+    return len(line) <= _LONGEST_WIDGET_LINE and line.strip().lower().rstrip(".:…") in _WIDGET_LINES
 
 
 def is_boilerplate_signal(line: str) -> bool:
@@ -159,7 +160,7 @@ def strip_boilerplate(paragraphs: Sequence[str], site_lines: frozenset[str] = fr
 
     Short lines inside the article (photo captions such as "Quang cảnh hội nghị.") stay.
     """
-    kept = [p for p in paragraphs if p.strip() and not is_widget_line(p) and _line_key(p) not in site_lines]
+    kept = [p for p in paragraphs if p.strip() and not is_widget_line(p) and not (site_lines and _line_key(p) in site_lines)]
     tail_start = len(kept)
     while tail_start > 0 and not is_prose(kept[tail_start - 1]):
         tail_start -= 1

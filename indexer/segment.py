@@ -21,8 +21,10 @@ A segment is a set of files sharing a name prefix (``s000001``) inside a generat
     s000001.sig.npy     near-duplicate signature of every document (indexer.near_duplicates)
     s000001.date.npy    seconds since 1970 (UTC, naive dates taken as UTC), or NO_DATE
     s000001.source.npy  index into the source table, or -1 (likewise category.npy)
-    s000001.docs        stored fields: zlib-compressed blocks of 8 JSON lines
+    s000001.docs        stored fields: zlib-compressed blocks of 8 JSON lines, compressed
+                        with a preset dictionary (``.zdict``)
     s000001.docs.npy    offset of each block in .docs
+    s000001.zdict       the dictionary: the segment's first 32 KB of stored JSON
 
 Files are written once and never changed, so a generation can share them with the next one
 through hard links; which documents of a segment are deleted is kept beside, per generation.
@@ -49,7 +51,13 @@ from indexer.near_duplicates import SIGNATURE_SIZE
 NO_DATE = np.iinfo(np.int64).min
 EMPTY_SIGNATURE = _EMPTY.tolist()
 DOCS_PER_BLOCK = 8  # a hit decompresses its block: 8 keeps that quick, at ~3% more size
-FORMAT = "vnsearch-segment-4"
+# Small blocks compress poorly on their own: zlib's window starts empty. A preset dictionary
+# of the segment's first stored documents gives every block the common words, field names and
+# paths to refer back to. Measured on VNTC: level 4 with it makes 0.327 of the JSON in 0.054 ms
+# a document; level 6 without, 0.344 in 0.099 ms.
+DICTIONARY_BYTES = 32 * 1024  # zlib's window: it cannot use more
+COMPRESSION_LEVEL = 4
+FORMAT = "vnsearch-segment-5"
 
 # Columns of the .terms table.
 LEX, DF, FIRST, GAPS, FREQS = range(5)
@@ -83,6 +91,8 @@ class SegmentWriter:
         self._category_ids = array("i")
         self._stored_blocks: list[bytes] = []
         self._pending: list[str] = []
+        self._dictionary: bytes | None = None  # until enough documents came to make it
+        self._waiting_blocks: list[bytes] = []
 
     def add(
         self, terms: dict[str, Sequence[int]], stored: dict, date: datetime | None, source: str | None,
@@ -113,13 +123,28 @@ class SegmentWriter:
         return self.docs - 1
 
     def _flush_block(self) -> None:
-        if self._pending:
-            self._stored_blocks.append(zlib.compress("\n".join(self._pending).encode("utf-8"), 6))
-            self._pending = []
+        if not self._pending:
+            return
+        block = "\n".join(self._pending).encode("utf-8")
+        self._pending = []
+        if self._dictionary is not None:
+            self._stored_blocks.append(_compress(block, self._dictionary))
+            return
+        self._waiting_blocks.append(block)
+        if sum(map(len, self._waiting_blocks)) >= DICTIONARY_BYTES:
+            self._start_compressing()
+
+    def _start_compressing(self) -> None:
+        """Make the dictionary of the blocks seen so far and compress them with it."""
+        self._dictionary = b"\n".join(self._waiting_blocks)[-DICTIONARY_BYTES:]
+        self._stored_blocks += [_compress(block, self._dictionary) for block in self._waiting_blocks]
+        self._waiting_blocks = []
 
     def write(self, directory: Path, name: str) -> dict:
         """Write the segment's files as ``directory/name.*``; returns its description."""
         self._flush_block()
+        if self._dictionary is None:
+            self._start_compressing()
         prefix = Path(directory) / name
         # A gap that does not fit a byte is written after the term's gap bytes in this many
         # bytes: enough for any gap inside this segment.
@@ -163,6 +188,7 @@ class SegmentWriter:
         offsets = np.cumsum([0] + [len(b) for b in self._stored_blocks], dtype=np.int64)
         _write_bytes(f"{prefix}.docs", b"".join(self._stored_blocks))
         _save(f"{prefix}.docs.npy", offsets)
+        _write_bytes(f"{prefix}.zdict", self._dictionary)
         description = {
             "format": FORMAT,
             "name": name,
@@ -305,6 +331,8 @@ class SegmentReader:
         self.category_ids = np.load(f"{prefix}.category.npy", mmap_mode="r")
         self._docs = _map(f"{prefix}.docs")
         self._block_offsets = np.load(f"{prefix}.docs.npy")
+        with open(f"{prefix}.zdict", "rb") as f:
+            self._dictionary = f.read()
         self._per_block = int(self.description["docs_per_block"])
 
     def _term_row(self, field: str, text: str) -> int | None:
@@ -371,22 +399,33 @@ class SegmentReader:
     def stored(self, docnum: int) -> dict:
         """The stored fields of one document."""
         block = docnum // self._per_block
-        start, end = int(self._block_offsets[block]), int(self._block_offsets[block + 1])
         # Decode only the one document's line (JSON never has a raw newline inside).
-        return json.loads(zlib.decompress(self._docs[start:end]).split(b"\n")[docnum % self._per_block])
+        return json.loads(self._block(block).split(b"\n")[docnum % self._per_block])
 
     def iter_stored(self) -> Iterator[dict]:
         """Every document's stored fields, in document order."""
         for block in range(len(self._block_offsets) - 1):
-            start, end = int(self._block_offsets[block]), int(self._block_offsets[block + 1])
-            for line in zlib.decompress(self._docs[start:end]).decode("utf-8").split("\n"):
+            for line in self._block(block).decode("utf-8").split("\n"):
                 yield json.loads(line)
+
+    def _block(self, block: int) -> bytes:
+        start, end = int(self._block_offsets[block]), int(self._block_offsets[block + 1])
+        if not self._dictionary:
+            return zlib.decompress(self._docs[start:end])
+        return zlib.decompressobj(zdict=self._dictionary).decompress(self._docs[start:end])
 
 
 def segment_files(name: str) -> list[str]:
     """The file names that make up segment ``name``."""
-    suffixes = ("json", "lex", "terms.npy", "gaps", "tf", "len.npy", "sig.npy", "date.npy", "source.npy", "category.npy", "docs", "docs.npy")
+    suffixes = ("json", "lex", "terms.npy", "gaps", "tf", "len.npy", "sig.npy", "date.npy", "source.npy", "category.npy", "docs", "docs.npy", "zdict")
     return [f"{name}.{s}" for s in suffixes]
+
+
+def _compress(block: bytes, dictionary: bytes) -> bytes:
+    if not dictionary:
+        return zlib.compress(block, COMPRESSION_LEVEL)
+    compressor = zlib.compressobj(COMPRESSION_LEVEL, zdict=dictionary)
+    return compressor.compress(block) + compressor.flush()
 
 
 def _seconds(date: datetime | None) -> int:

@@ -21,6 +21,7 @@ import html
 import re
 import unicodedata
 from collections import Counter
+from functools import lru_cache
 from typing import Callable, Iterable, Sequence
 
 # --------------------------------------------------------------------------------------------
@@ -99,22 +100,25 @@ _WIDGET_LINES = {"xem tiếp", "ý kiến của bạn", "ý kiến bạn đọc"
 _LONGEST_WIDGET_LINE = 40  # with spaces and punctuation around it; anything longer is text
 
 
-def words(line: str) -> list[str]:
-    return _WORD.findall(line)
+@lru_cache(maxsize=1024)
+def word_count(line: str) -> int:
+    """How many words ``line`` has. The rules below ask it several times of the same lines
+    (an article's last paragraphs); memoised, they are counted once."""
+    return len(_WORD.findall(line))
 
 
 def is_prose(line: str) -> bool:
     """A line with sentence structure: long enough, punctuated like a sentence, not furniture."""
     if is_boilerplate_signal(line):
         return False
-    n = len(words(line))
+    n = word_count(line)
     return n >= 20 or (n >= 8 and (bool(_SENTENCE_END.search(line)) or "," in line))
 
 
 def is_menu_line(line: str) -> bool:
     """"CHĂM SÓC KHÁCH HÀNG", "Trang chủ | Tin tức | Liên hệ": navigation, not text."""
     letters = [c for c in line if c.isalpha()]
-    n_words = len(words(line))
+    n_words = word_count(line)
     all_caps = len(letters) >= 4 and all(c.isupper() for c in letters) and 2 <= n_words <= 8
     return all_caps or bool(_MENU_SEPARATORS.search(line))
 
@@ -126,7 +130,7 @@ def is_counter_line(line: str) -> bool:
 
 def is_related_headline(line: str) -> bool:
     """"Thêm 2 bệnh nhân tử vong vì cúm type A(10/01/2004)": a link to another article."""
-    return bool(_RELATED_HEADLINE.match(line)) and len(words(line)) <= 30
+    return bool(_RELATED_HEADLINE.match(line)) and word_count(line) <= 30
 
 
 def is_widget_line(line: str) -> bool:
@@ -138,7 +142,7 @@ def is_boilerplate_signal(line: str) -> bool:
 
     Furniture is short: a long paragraph that mentions a website or a phone number is text.
     """
-    if len(words(line)) > 25:
+    if word_count(line) > 25:
         return False
     return (
         is_menu_line(line)

@@ -208,12 +208,10 @@ class SegmentWriter:
         total = keys.size
         docs = np.repeat(np.arange(self.docs, dtype=np.int32), np.frombuffer(self._per_doc[field], dtype=np.uint32))
         freqs = np.frombuffer(self._freqs[field], dtype=np.uint8)
-        # One stable sort by key makes the postings lists: documents were added in order, so
-        # each key's documents stay ascending. The lists are stored in key order; the term
-        # table, which is searched, is in byte order of the terms and points into them.
-        order = np.argsort(keys, kind="stable")
-        keys, docs, freqs = keys[order], docs[order], freqs[order]
-        del order
+        # One sort by key makes the postings lists, each key's documents ascending. The lists
+        # are stored in key order; the term table, which is searched, is in byte order of the
+        # terms and points into them.
+        keys, docs, freqs = _sorted_by_key(keys, docs, freqs, self.docs)
         # The collected arrays are no longer needed: free them before the next field's sort.
         self._keys[field], self._freqs[field], self._per_doc[field] = array("q"), array("B"), array("I")
         first_posting = np.ones(total, dtype=bool)
@@ -229,14 +227,46 @@ class SegmentWriter:
         gaps = np.diff(docs, prepend=np.int32(0))[~first_posting]
         table[:, GAPS], gap_bytes = _patched_gaps(gaps, df - 1, exception_bytes)
         table[:, FREQS], freq_bytes = _packed_frequencies(freqs, starts, df)
-        encoded = [self.term_text(k).encode("utf-8") for k in distinct.tolist()]
+        encoded = [text.encode("utf-8") for text in map(self.term_text, distinct.tolist())]
         by_bytes = sorted(range(n), key=encoded.__getitem__)
         table = table[by_bytes]
-        lengths = np.fromiter((len(encoded[i]) for i in by_bytes), dtype=np.int64, count=n)
+        encoded = [encoded[i] for i in by_bytes]
+        lengths = np.fromiter(map(len, encoded), dtype=np.int64, count=n)
         if n:
             np.cumsum(lengths[:-1], out=table[1:, LEX])
-        lex = b"".join([encoded[i] for i in by_bytes])
+        lex = b"".join(encoded)
         return table, lex, gap_bytes, freq_bytes
+
+
+def _sorted_by_key(keys: np.ndarray, docs: np.ndarray, freqs: np.ndarray, n_docs: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Postings (key, document, frequency) ordered by key, then document.
+
+    Where they fit, key, document and frequency are packed into one 64-bit number and sorted
+    together: about twice as fast as a stable argsort of the keys and three gathers. A bigram
+    key (``first << 32 | second``) is packed as its two syllable numbers in as many bits as
+    the largest needs, which keeps the order.
+    """
+    if keys.size == 0:
+        return keys, docs.astype(np.int32), freqs
+    first, second = keys >> 32, keys & 0xFFFFFFFF
+    pairs = bool(first.any())
+    syllable_bits = int(max(first.max(), second.max())).bit_length()
+    key_bits = 2 * syllable_bits if pairs else syllable_bits
+    doc_bits = max(1, (n_docs - 1).bit_length())
+    if key_bits + doc_bits + 8 > 64:  # documents were added in order: a stable sort keeps them so
+        order = np.argsort(keys, kind="stable")
+        return keys[order], docs[order].astype(np.int32), freqs[order]
+    compact = (first << syllable_bits | second) if pairs else second
+    packed = compact.astype(np.uint64) << np.uint64(doc_bits + 8)
+    del compact, first, second
+    packed |= docs.astype(np.uint64) << np.uint64(8)
+    packed |= freqs
+    packed.sort(kind="stable")  # timsort: measured faster than quicksort on these runs
+    compact = (packed >> np.uint64(doc_bits + 8)).astype(np.int64)
+    if pairs:
+        compact = (compact >> syllable_bits) << 32 | (compact & ((1 << syllable_bits) - 1))
+    docs = ((packed >> np.uint64(8)) & np.uint64((1 << doc_bits) - 1)).astype(np.int32)
+    return compact, docs, (packed & np.uint64(0xFF)).astype(np.uint8)
 
 
 def _packed_frequencies(freqs: np.ndarray, starts: np.ndarray, df: np.ndarray) -> tuple[np.ndarray, bytes]:

@@ -141,3 +141,21 @@ def test_stored_documents_read_back_before_and_after_the_dictionary_is_made(tmp_
 
 def test_a_segment_too_small_for_a_full_dictionary_reads_back(segment):
     assert [doc["title"] for doc in segment.iter_stored()] == ["Tỉnh ủy Ninh Thuận", "Giá lúa tăng", "Đảng bộ"]
+
+
+@pytest.mark.parametrize("largest_syllable", [900, 2**31 - 1])  # packed sort; too wide to pack
+@pytest.mark.parametrize("bigrams", [False, True])
+def test_postings_are_ordered_by_key_then_document_however_they_are_sorted(largest_syllable, bigrams):
+    from indexer.segment import _sorted_by_key
+
+    rng = np.random.default_rng(7)
+    n_docs = 300
+    per_doc = [rng.choice(np.arange(1, largest_syllable, largest_syllable // 97), size=20, replace=False) for _ in range(n_docs)]
+    keys = np.concatenate(per_doc).astype(np.int64)
+    if bigrams:
+        keys = keys << 32 | (keys[::-1] & 0xFFFF)
+    docs = np.repeat(np.arange(n_docs, dtype=np.int32), 20)
+    freqs = rng.integers(1, 256, keys.size).astype(np.uint8)
+    order = np.argsort(keys, kind="stable")
+    got = _sorted_by_key(keys, docs, freqs, n_docs)
+    assert [a.tolist() for a in got] == [keys[order].tolist(), docs[order].tolist(), freqs[order].tolist()]

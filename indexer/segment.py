@@ -248,25 +248,37 @@ def _sorted_by_key(keys: np.ndarray, docs: np.ndarray, freqs: np.ndarray, n_docs
     """
     if keys.size == 0:
         return keys, docs.astype(np.int32), freqs
-    first, second = keys >> 32, keys & 0xFFFFFFFF
-    pairs = bool(first.any())
-    syllable_bits = int(max(first.max(), second.max())).bit_length()
+    largest_first = int((keys >> 32).max())
+    pairs = largest_first > 0
+    syllable_bits = max(largest_first, int((keys & 0xFFFFFFFF).max())).bit_length()
     key_bits = 2 * syllable_bits if pairs else syllable_bits
     doc_bits = max(1, (n_docs - 1).bit_length())
     if key_bits + doc_bits + 8 > 64:  # documents were added in order: a stable sort keeps them so
         order = np.argsort(keys, kind="stable")
         return keys[order], docs[order].astype(np.int32), freqs[order]
-    compact = (first << syllable_bits | second) if pairs else second
-    packed = compact.astype(np.uint64) << np.uint64(doc_bits + 8)
-    del compact, first, second
-    packed |= docs.astype(np.uint64) << np.uint64(8)
+    # Built in place: the postings of a large field are hundreds of megabytes per array.
+    packed = keys.astype(np.uint64)
+    if pairs:
+        low = packed & np.uint64(0xFFFFFFFF)
+        packed >>= np.uint64(32)
+        packed <<= np.uint64(syllable_bits)
+        packed |= low
+        del low
+    packed <<= np.uint64(doc_bits + 8)
+    shifted_docs = docs.astype(np.uint64)
+    shifted_docs <<= np.uint64(8)
+    packed |= shifted_docs
+    del shifted_docs
     packed |= freqs
     packed.sort(kind="stable")  # timsort: measured faster than quicksort on these runs
-    compact = (packed >> np.uint64(doc_bits + 8)).astype(np.int64)
+    freqs = (packed & np.uint64(0xFF)).astype(np.uint8)
+    packed >>= np.uint64(8)
+    docs = (packed & np.uint64((1 << doc_bits) - 1)).astype(np.int32)
+    packed >>= np.uint64(doc_bits)
+    keys = packed.view(np.int64)
     if pairs:
-        compact = (compact >> syllable_bits) << 32 | (compact & ((1 << syllable_bits) - 1))
-    docs = ((packed >> np.uint64(8)) & np.uint64((1 << doc_bits) - 1)).astype(np.int32)
-    return compact, docs, (packed & np.uint64(0xFF)).astype(np.uint8)
+        keys = (keys >> syllable_bits) << 32 | (keys & ((1 << syllable_bits) - 1))
+    return keys, docs, freqs
 
 
 def _packed_frequencies(freqs: np.ndarray, starts: np.ndarray, df: np.ndarray) -> tuple[np.ndarray, bytes]:

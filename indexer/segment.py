@@ -79,7 +79,9 @@ class SegmentWriter:
         self.term_text = term_text
         self.docs = 0
         self.postings = 0
-        self._keys = {f: array("q") for f in fields}
+        # Syllable keys fit 32 bits; a field's keys become 64-bit when the first bigram key
+        # (``first << 32 | second``) comes. Most postings are syllables: this halves them.
+        self._keys = {f: array("I") for f in fields}
         self._freqs = {f: array("B") for f in fields}
         self._per_doc = {f: array("I") for f in fields}  # distinct terms of each document
         self._lengths = {f: array("I") for f in fields}
@@ -107,7 +109,14 @@ class SegmentWriter:
                 freqs = array("B", counts.values())
             except OverflowError:  # a term more than 255 times: BM25 has long saturated
                 freqs = array("B", [min(f, 255) for f in counts.values()])
-            self._keys[name].extend(counts)
+            keys = self._keys[name]
+            before = len(keys)
+            try:
+                keys.extend(counts)
+            except OverflowError:  # a bigram key: this field's keys take 64 bits from now on
+                del keys[before:]  # extend stops at the key that does not fit
+                keys = self._keys[name] = array("q", keys)
+                keys.extend(counts)
             self._freqs[name].extend(freqs)
             self._per_doc[name].append(len(counts))
             self._lengths[name].append(len(field_terms))
@@ -204,7 +213,9 @@ class SegmentWriter:
 
     def _field_postings(self, field: str, exception_bytes: int) -> tuple[np.ndarray, bytes, bytes, bytes]:
         """The term table rows, lex bytes, gap bytes and frequency bytes of one field."""
-        keys = np.frombuffer(self._keys[field], dtype=np.int64)
+        collected = self._keys[field]
+        keys = np.frombuffer(collected, dtype=np.uint32 if collected.typecode == "I" else np.int64).astype(np.int64, copy=False)
+        del collected
         total = keys.size
         docs = np.repeat(np.arange(self.docs, dtype=np.int32), np.frombuffer(self._per_doc[field], dtype=np.uint32))
         freqs = np.frombuffer(self._freqs[field], dtype=np.uint8)
@@ -213,7 +224,7 @@ class SegmentWriter:
         # terms and points into them.
         keys, docs, freqs = _sorted_by_key(keys, docs, freqs, self.docs)
         # The collected arrays are no longer needed: free them before the next field's sort.
-        self._keys[field], self._freqs[field], self._per_doc[field] = array("q"), array("B"), array("I")
+        self._keys[field], self._freqs[field], self._per_doc[field] = array("I"), array("B"), array("I")
         first_posting = np.ones(total, dtype=bool)
         first_posting[1:] = keys[1:] != keys[:-1]
         starts = np.flatnonzero(first_posting)
@@ -277,7 +288,10 @@ def _sorted_by_key(keys: np.ndarray, docs: np.ndarray, freqs: np.ndarray, n_docs
     packed >>= np.uint64(doc_bits)
     keys = packed.view(np.int64)
     if pairs:
-        keys = (keys >> syllable_bits) << 32 | (keys & ((1 << syllable_bits) - 1))
+        low = keys & ((1 << syllable_bits) - 1)
+        keys >>= syllable_bits
+        keys <<= 32
+        keys |= low
     return keys, docs, freqs
 
 
@@ -294,8 +308,11 @@ def _packed_frequencies(freqs: np.ndarray, starts: np.ndarray, df: np.ndarray) -
     sizes = np.where(all_ones, 0, np.where(small, (df + 1) // 2, df))
     offsets = _exclusive_cumsum(sizes)
     out = np.zeros(int(sizes.sum()), dtype=np.uint8)
-    term = np.repeat(np.arange(n), df)
-    rank = np.arange(freqs.size) - starts[term]
+    # 32-bit positions where they fit: these arrays have one entry per posting.
+    index_type = np.int32 if freqs.size < 2**31 else np.int64
+    term = np.repeat(np.arange(n, dtype=index_type), df)
+    rank = np.arange(freqs.size, dtype=index_type)
+    rank -= starts.astype(index_type)[term]
     whole = ~all_ones[term] & ~small[term]
     out[offsets[term[whole]] + rank[whole]] = freqs[whole]
     half = ~all_ones[term] & small[term]

@@ -238,11 +238,14 @@ class Engine:
             matched = self.matched(scores, allowed)
             total = int(np.count_nonzero(matched))
             ranked = np.where(matched, scores, np.float32(-1))
-        if want < ranked.size:
-            candidates = np.argpartition(ranked, ranked.size - want)[-want:]
+        if total > want:
+            # Every document scoring at least the want-th best score (> 0 here): documents tied
+            # with it must all be candidates, or which of them make the cut would be arbitrary
+            # (and page 2 might not continue page 1).
+            kth = ranked[np.argpartition(ranked, ranked.size - want)[ranked.size - want]]
+            candidates = np.flatnonzero(ranked >= kth)
         else:
-            candidates = np.arange(ranked.size)
-        candidates = candidates[ranked[candidates] > 0]
+            candidates = np.flatnonzero(ranked > 0)
         order = np.lexsort((candidates, -scores[candidates]))
         return candidates[order][offset:want], total
 

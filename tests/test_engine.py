@@ -18,3 +18,13 @@ def test_common_terms_added_as_dense_vectors_score_exactly_as_scattered_ones(cor
     assert 0 < rare_docs.size <= engine.DENSE_SHARE * engine.size
     scattered[rare_docs] += rare_unit
     assert np.array_equal(engine.scores(Sum((Term("body", "tỉnh", 2.5), Term("body", "lũ")))), scattered)
+
+
+def test_documents_tied_at_the_cut_are_taken_in_document_order(corpus_index):
+    engine = corpus_index._engine
+    scores = np.zeros(engine.size, dtype=np.float32)
+    scores[[1, 3, 4, 6, 8]] = [2.0, 1.0, 1.0, 1.0, 1.0]  # four documents tie for second place
+    for offset in range(4):
+        assert engine.top(scores, None, limit=1, offset=offset)[0].tolist() == [[1], [3], [4], [6]][offset]
+    docs, total = engine.top(scores, None, limit=3)
+    assert docs.tolist() == [1, 3, 4] and total == 5

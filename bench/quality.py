@@ -22,6 +22,7 @@ import argparse
 import gzip
 import json
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -178,21 +179,26 @@ def main() -> None:
         raise SystemExit(f"{VNTC} not found: the benchmark reads ../shared")
     overrides = parse_overrides(args.overrides)
     workdir = Path(tempfile.mkdtemp(prefix="vnsearch-quality-"))
-    source = sample_vntc(args.docs, args.seed, workdir)
-    index_dir = args.index or workdir / "vntc-index"
-    if not (index_dir / "CURRENT").exists():
-        started = time.perf_counter()
-        summary = build_index([source], index_dir, IndexSettings(procs=args.procs))
-        print(f"built {summary.indexed:,} documents in {time.perf_counter() - started:.0f} s → {index_dir}")
-    queries = known_item_queries(source, args.split, args.queries, args.seed)
-    with Index.open(index_dir) as index:
-        if overrides:
-            index.tune(**overrides)
-        rows = evaluate(index, queries, ("body",))
-        n_docs = len(index)
-    print_table(f"VNTC known-item ({args.split} titles → bodies only), {n_docs:,} documents, settings {overrides or 'as built'}", rows)
-    if not args.no_xquad:
-        print_table("XQuAD-vi (questions → 240 passages)", xquad_rows(workdir, overrides))
+    try:
+        source = sample_vntc(args.docs, args.seed, workdir)
+        index_dir = args.index or workdir / "vntc-index"
+        if not (index_dir / "CURRENT").exists():
+            started = time.perf_counter()
+            summary = build_index([source], index_dir, IndexSettings(procs=args.procs))
+            kept = f" → {index_dir}" if args.index else " (removed afterwards; --index DIR keeps it for the next run)"
+            print(f"built {summary.indexed:,} documents in {time.perf_counter() - started:.0f} s{kept}")
+        queries = known_item_queries(source, args.split, args.queries, args.seed)
+        with Index.open(index_dir) as index:
+            if overrides:
+                index.tune(**overrides)
+            rows = evaluate(index, queries, ("body",))
+            n_docs = len(index)
+        print_table(f"VNTC known-item ({args.split} titles → bodies only), {n_docs:,} documents, settings {overrides or 'as built'}", rows)
+        if not args.no_xquad:
+            print_table("XQuAD-vi (questions → 240 passages)", xquad_rows(workdir, overrides))
+    finally:
+        # The sample, and the index unless --index named a place for it: ~350 MB for all of VNTC.
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,38 @@
+"""The benchmarks run end to end on small samples of ../shared (skipped where it is absent).
+
+Their numbers are not checked here — speed and quality are measured on the full corpus by
+bench/, never by timed unit tests — but a benchmark that no longer runs is caught in CI.
+"""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import requires_shared
+
+pytestmark = [requires_shared, pytest.mark.realdata]
+
+BENCH = Path(__file__).resolve().parent.parent / "bench"
+
+
+def run(script: str, *args: str) -> str:
+    done = subprocess.run([sys.executable, str(BENCH / script), *args], capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
+def test_speed_benchmark_compares_the_engines_in_one_table():
+    out = run("speed.py", "--docs", "300", "--queries", "30", "--rounds", "2")
+    for row in ("| vnsearch ", "| Whoosh 2.7 StandardAnalyzer, plain", "| SQLite FTS5"):
+        assert row in out
+    assert "cold start" in out and "peak memory of the build" in out
+    assert "vnsearch build, each round:" in out
+
+
+def test_quality_benchmark_reports_the_three_ways_of_typing_a_query():
+    out = run("quality.py", "--docs", "1500", "--queries", "40", "--no-xquad")
+    assert "MRR@10" in out and "Recall@10" in out
+    for variant in ("| exact ", "| no diacritics ", "| other tone style "):
+        assert variant in out

@@ -41,7 +41,9 @@ from indexer.store import (
 )
 
 PACKAGE_VERSION = "0.2.0"
-INDEX_FORMAT = "vnsearch-index-2"
+INDEX_FORMAT = "vnsearch-index-3"
+# Formats earlier versions wrote; their indexes are refused with "rebuild" rather than misread.
+OLDER_INDEX_FORMATS = ("vnsearch-index", "vnsearch-index-2")
 
 
 def default_index_dir() -> Path:
@@ -637,8 +639,8 @@ def _manifest(settings: IndexSettings, fingerprints: dict, summary: BuildSummary
 
 def check_manifest(manifest: dict, where: Path) -> IndexSettings:
     """The settings of an index, or IncompatibleIndex if this version cannot read it correctly."""
-    if manifest.get("format") == "vnsearch-index":
-        raise IncompatibleIndex(f"{where}: built by an older vnsearch (Whoosh segments); rebuild it with 'vnsearch index'")
+    if manifest.get("format") in OLDER_INDEX_FORMATS:
+        raise IncompatibleIndex(f"{where}: built by an older vnsearch (format {manifest['format']}); rebuild it with 'vnsearch index'")
     if manifest.get("format") != INDEX_FORMAT:
         raise IncompatibleIndex(f"{where}: not a vnsearch index manifest")
     version = manifest.get("analyzer_version")

@@ -99,3 +99,20 @@ def test_searches_in_threads_see_one_generation_while_it_is_replaced(tmp_path):
             t.join()
     assert errors == []
     assert seen <= {("a",), ("a", "b0"), ("a", "b0", "b1"), ("a", "b0", "b1", "b2")}
+
+
+def test_an_index_from_an_older_format_is_refused_for_search_and_update_with_rebuild(tmp_path):
+    import json
+
+    from indexer.build import update_index
+    from indexer.errors import IncompatibleIndex
+    from tests.conftest import CORPUS
+
+    build_index([CORPUS], tmp_path / "ix")
+    manifest_path = next((tmp_path / "ix").glob("gen-*/manifest.json"))
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    manifest_path.write_text(json.dumps({**manifest, "format": "vnsearch-index-2"}), encoding="utf-8")
+    with pytest.raises(IncompatibleIndex, match="older vnsearch.*rebuild"):
+        Index.open(tmp_path / "ix")
+    with pytest.raises(IncompatibleIndex, match="older vnsearch.*rebuild"):
+        update_index([CORPUS], tmp_path / "ix")

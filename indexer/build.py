@@ -18,12 +18,12 @@ import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO, Iterable, NamedTuple
+from typing import IO, Iterable, NamedTuple, Sequence
 
 import numpy as np
 from tqdm import tqdm
 
-from indexer.analysis import ANALYZER_VERSION, TERM_KEYS, document_terms
+from indexer.analysis import ANALYZER_VERSION, TERM_KEYS, batch_terms, document_terms
 from indexer.near_duplicates import signature as near_duplicate_signature
 from indexer.segment import SegmentSet, SegmentWriter, deleted_docs, segment_files
 from indexer.errors import IncompatibleIndex, NotAnIndex
@@ -180,9 +180,8 @@ def content_hash(article: Article) -> str:
 
 
 class IndexedDocument(NamedTuple):
-    """An article as the index takes it: terms per field, stored fields, columns."""
+    """An article as the index takes it, besides its terms: stored fields and columns."""
 
-    terms: dict[str, list[int]]  # term keys (indexer.analysis.TermKeys) per index field
     stored: dict
     date: datetime | None
     source: str | None
@@ -191,9 +190,42 @@ class IndexedDocument(NamedTuple):
     signature: np.ndarray  # near-duplicate signature of the body
 
 
-def document_fields(article: Article) -> IndexedDocument:
-    """Analyse an article once for every field family and gather what is stored for it."""
-    stored = {
+class IndexedBatch(NamedTuple):
+    """A batch of articles as the index takes them."""
+
+    terms: dict[str, tuple[np.ndarray, np.ndarray]]  # per index field: term keys, article of each
+    documents: list[IndexedDocument]
+
+
+# Articles are analysed in batches: the per-syllable work is array arithmetic over a batch.
+BATCH_SIZE = 128
+
+
+def document_fields(articles: Sequence[Article]) -> IndexedBatch:
+    """Analyse a batch of articles once for every field family and gather what is stored."""
+    # The opening: the body's terms up to the end of the first paragraph (at most
+    # OPENING_MAX_CHARS), taken from the body's analysis rather than analysed again.
+    openings = [min(len(a.body.split("\n", 1)[0]), OPENING_MAX_CHARS) for a in articles]
+    title, body = batch_terms([a.title for a in articles]), batch_terms([a.body for a in articles], openings)
+    terms: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for family, title_terms, body_terms in zip(FIELD_FAMILIES, title, body):
+        terms["title" + family] = (title_terms.keys, title_terms.docs)
+        terms["body" + family] = (body_terms.keys, body_terms.docs)
+        terms["opening" + family] = (body_terms.keys[body_terms.in_prefix], body_terms.docs[body_terms.in_prefix])
+    terms["id"] = (np.array([TERM_KEYS.number(a.id) for a in articles], dtype=np.int64), np.arange(len(articles), dtype=np.int64))
+    bounds = [np.searchsorted(family.docs, np.arange(len(articles) + 1)) for family in (body.exact, body.folded)]
+    documents = []
+    for i, article in enumerate(articles):
+        exact = body.exact.keys[bounds[0][i] : bounds[0][i + 1]]
+        folded = body.folded.keys[bounds[1][i] : bounds[1][i + 1]]
+        date = article.date.replace(tzinfo=None) if article.date and article.date.tzinfo else article.date
+        signature = near_duplicate_signature(TERM_KEYS.stable_hashes(folded))
+        documents.append(IndexedDocument(_stored_fields(article), date, article.source, article.category, _fingerprint(exact), signature))
+    return IndexedBatch(terms, documents)
+
+
+def _stored_fields(article: Article) -> dict:
+    return {
         "id": article.id,
         # Absolute, so that an update run from another directory (cron) recognises its files.
         "origin": os.path.abspath(article.origin.rsplit(":", 1)[0] if _is_jsonl_origin(article.origin) else article.origin),
@@ -208,26 +240,13 @@ def document_fields(article: Article) -> IndexedDocument:
         "lead": article.lead,
         "meta": article.meta,
     }
-    # The opening: the body's terms up to the end of the first paragraph (at most
-    # OPENING_MAX_CHARS), taken from the body's analysis rather than analysed again.
-    opening_chars = min(len(article.body.split("\n", 1)[0]), OPENING_MAX_CHARS)
-    title, body = document_terms(article.title), document_terms(article.body, prefix_chars=opening_chars)
-    terms: dict[str, list[int]] = {}
-    for i, family in enumerate(FIELD_FAMILIES):
-        terms["title" + family] = title[i]
-        terms["body" + family] = body[i]
-        terms["opening" + family] = body[i][: body.prefix[i]]
-    terms["id"] = [TERM_KEYS.number(article.id)]
-    date = article.date.replace(tzinfo=None) if article.date and article.date.tzinfo else article.date
-    signature = near_duplicate_signature(TERM_KEYS.stable_hashes(body.folded))
-    return IndexedDocument(terms, stored, date, article.source, article.category, _fingerprint(body.exact), signature)
 
 
-def add_article(writer: SegmentWriter, article: Article) -> IndexedDocument:
-    """Analyse ``article`` and add it to a segment being written."""
-    doc = document_fields(article)
-    writer.add(doc.terms, doc.stored, doc.date, doc.source, doc.category, doc.signature)
-    return doc
+def add_articles(writer: SegmentWriter, articles: Sequence[Article]) -> list[IndexedDocument]:
+    """Analyse a batch of articles and add them to a segment being written."""
+    batch = document_fields(articles)
+    writer.add_batch(batch.terms, [(d.stored, d.date, d.source, d.category, d.signature) for d in batch.documents])
+    return batch.documents
 
 
 def article_from_stored(stored: dict) -> Article:
@@ -378,15 +397,23 @@ def _read_and_write_forked_share(*job) -> _ShareResult:
 def _read_and_write_share(sources: list[str], share: Share, directory: str, name: str, progress) -> _ShareResult:
     writer = SegmentWriter(INDEX_FIELDS, TERM_KEYS.text)
     articles, problems = [], []
+    batch: list[Article] = []
+
+    def add_batch() -> None:
+        for record, doc in zip(batch, add_articles(writer, batch)):
+            articles.append((record.ordinal, record.id, record.origin, doc.fingerprint, record.warnings))
+        progress(len(batch))
+        batch.clear()
+
     for record in read_sources(sources, share):
         if isinstance(record, Problem):
             problems.append(record)
             continue
-        doc = add_article(writer, record)
-        articles.append((record.ordinal, record.id, record.origin, doc.fingerprint, record.warnings))
-        if len(articles) % 100 == 0:
-            progress(100)
-    progress(len(articles) % 100)
+        batch.append(record)
+        if len(batch) == BATCH_SIZE:
+            add_batch()
+    if batch:
+        add_batch()
     if not articles:
         return _ShareResult(None, [], problems)
     writer.write(Path(directory), name)
@@ -594,8 +621,10 @@ def _updated_segments(generation: Generation, live: SegmentSet, deleted: set[int
 
 def _write_segment(articles: list[Article], directory: Path, name: str, show_progress: bool) -> dict:
     writer = SegmentWriter(INDEX_FIELDS, TERM_KEYS.text)
-    for article in tqdm(articles, desc="indexing", unit="doc", disable=not show_progress, leave=False):
-        add_article(writer, article)
+    with tqdm(total=len(articles), desc="indexing", unit="doc", disable=not show_progress, leave=False) as bar:
+        for start in range(0, len(articles), BATCH_SIZE):
+            add_articles(writer, articles[start : start + BATCH_SIZE])
+            bar.update(min(BATCH_SIZE, len(articles) - start))
     writer.write(directory, name)
     return {"name": name, "docs": writer.docs, "deleted": None}
 

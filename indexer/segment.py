@@ -37,7 +37,6 @@ import mmap
 import os
 import zlib
 from array import array
-from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
@@ -102,34 +101,49 @@ class SegmentWriter:
     ) -> int:
         """Add one document (term keys per field, near-duplicate signature) and return its
         number in the segment."""
-        for name in self.fields:
-            field_terms = terms.get(name, ())
-            counts = Counter(field_terms)
-            try:
-                freqs = array("B", counts.values())
-            except OverflowError:  # a term more than 255 times: BM25 has long saturated
-                freqs = array("B", [min(f, 255) for f in counts.values()])
-            keys = self._keys[name]
-            before = len(keys)
-            try:
-                keys.extend(counts)
-            except OverflowError:  # a bigram key: this field's keys take 64 bits from now on
-                del keys[before:]  # extend stops at the key that does not fit
-                keys = self._keys[name] = array("q", keys)
-                keys.extend(counts)
-            self._freqs[name].extend(freqs)
-            self._per_doc[name].append(len(counts))
-            self._lengths[name].append(len(field_terms))
-            self.postings += len(counts)
-        self._signatures.extend(EMPTY_SIGNATURE if signature is None else signature.tolist())
-        self._dates.append(_seconds(date))
-        self._source_ids.append(_table_id(self._sources, source))
-        self._category_ids.append(_table_id(self._categories, category))
-        self._pending.append(json.dumps(stored, ensure_ascii=False, separators=(",", ":"), default=str))
-        if len(self._pending) == DOCS_PER_BLOCK:
-            self._flush_block()
-        self.docs += 1
+        batch = {name: (np.asarray(keys, dtype=np.int64), np.zeros(len(keys), dtype=np.int64)) for name, keys in terms.items()}
+        self.add_batch(batch, [(stored, date, source, category, signature)])
         return self.docs - 1
+
+    def add_batch(
+        self, terms: dict[str, tuple[np.ndarray, np.ndarray]],
+        documents: Sequence[tuple[dict, datetime | None, str | None, str | None, np.ndarray | None]],
+    ) -> None:
+        """Add a batch of documents: per field, every term key of the batch and the number of
+        the document (0 up, within the batch, ascending) it comes from; per document, its
+        stored fields, date, source, category and near-duplicate signature."""
+        n = len(documents)
+        empty = np.zeros(0, dtype=np.int64)
+        for name in self.fields:
+            keys, docs = terms.get(name, (empty, empty))
+            self._add_postings(name, keys, docs, n)
+        for stored, date, source, category, signature in documents:
+            self._signatures.extend(EMPTY_SIGNATURE if signature is None else signature.tolist())
+            self._dates.append(_seconds(date))
+            self._source_ids.append(_table_id(self._sources, source))
+            self._category_ids.append(_table_id(self._categories, category))
+            self._pending.append(json.dumps(stored, ensure_ascii=False, separators=(",", ":"), default=str))
+            if len(self._pending) == DOCS_PER_BLOCK:
+                self._flush_block()
+            self.docs += 1
+
+    def _add_postings(self, name: str, keys: np.ndarray, docs: np.ndarray, n_docs: int) -> None:
+        """Count a batch's keys per document and append (key, frequency) postings, document
+        after document."""
+        self._lengths[name].frombytes(np.bincount(docs, minlength=n_docs).astype(np.uint32).tobytes())
+        if keys.size == 0:
+            self._per_doc[name].frombytes(np.zeros(n_docs, dtype=np.uint32).tobytes())
+            return
+        distinct, counts = _distinct_per_document(keys, docs, n_docs)
+        self._per_doc[name].frombytes(np.bincount(distinct[1], minlength=n_docs).astype(np.uint32).tobytes())
+        # A term more than 255 times in a document: BM25 has long saturated.
+        self._freqs[name].frombytes(np.minimum(counts, 255).astype(np.uint8).tobytes())
+        collected = self._keys[name]
+        if collected.typecode == "I" and int(distinct[0].max()) >= 2**32:
+            # A bigram key: this field's keys take 64 bits from now on.
+            collected = self._keys[name] = array("q", collected)
+        collected.frombytes(distinct[0].astype(np.uint32 if collected.typecode == "I" else np.int64).tobytes())
+        self.postings += distinct[0].size
 
     def _flush_block(self) -> None:
         if not self._pending:
@@ -247,6 +261,27 @@ class SegmentWriter:
             np.cumsum(lengths[:-1], out=table[1:, LEX])
         lex = b"".join(encoded)
         return table, lex, gap_bytes, freq_bytes
+
+
+def _distinct_per_document(keys: np.ndarray, docs: np.ndarray, n_docs: int) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray]:
+    """((distinct keys, their documents), counts), ordered by document, then key."""
+    largest_first = int((keys >> 32).max())
+    syllable_bits = max(largest_first, int((keys & 0xFFFFFFFF).max())).bit_length()
+    key_bits = 2 * syllable_bits if largest_first else syllable_bits
+    doc_bits = max(1, (n_docs - 1).bit_length())
+    if key_bits + doc_bits <= 63:
+        # Key and document in one number: np.unique counts them in one sort.
+        compact = ((keys >> 32) << syllable_bits | (keys & 0xFFFFFFFF)) if largest_first else keys
+        combined, counts = np.unique(docs << key_bits | compact, return_counts=True)
+        compact = combined & ((1 << key_bits) - 1)
+        distinct_docs = combined >> key_bits
+        if largest_first:
+            compact = (compact >> syllable_bits) << 32 | (compact & ((1 << syllable_bits) - 1))
+        return (compact, distinct_docs), counts
+    order = np.lexsort((keys, docs))
+    keys, docs = keys[order], docs[order]
+    starts = np.flatnonzero(np.concatenate(([True], (keys[1:] != keys[:-1]) | (docs[1:] != docs[:-1]))))
+    return (keys[starts], docs[starts]), np.diff(np.append(starts, keys.size))
 
 
 def _sorted_by_key(keys: np.ndarray, docs: np.ndarray, freqs: np.ndarray, n_docs: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

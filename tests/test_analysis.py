@@ -6,9 +6,14 @@ import pytest
 
 from tests.conftest import CORPUS
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from indexer.analysis import (
     VietnameseTokenizer,
     analyze,
+    batch_terms,
+    gaps_and_syllables,
     canonical_spelling,
     canonical_tone,
     document_terms,
@@ -161,3 +166,62 @@ class TestDocumentTerms:
         n_exact, n_folded, n_bigrams = terms.prefix
         assert terms.texts(0)[:n_exact] == ["tỉnh", "ủy", "ninh", "thuận", "họp"]
         assert terms.texts(2)[:n_bigrams] == ["tinh uy", "uy ninh", "ninh thuan", "thuan hop"]
+
+
+    def test_a_batch_gives_each_text_the_terms_it_has_alone(self):
+        texts = [
+            "Tỉnh uỷ Ninh Thuận họp.\nSinh hoạt chi bộ",
+            "",
+            "Theo Quyết định 24-QĐ/TW, TP.HCM có 4.400 đảng viên.",
+            "🎉 Covid-19 ở Mỹ/NĐ-CP",
+            "Giá lúa tăng",
+        ]
+        openings = [text.find("\n") for text in texts]
+        batch = batch_terms(texts, openings)
+        for i, text in enumerate(texts):
+            alone = document_terms(text, prefix_chars=max(openings[i], 0))
+            for family, keys in zip(batch, alone[:3]):
+                assert family.of(i).tolist() == keys.tolist(), text
+            assert tuple(int(family.in_prefix[family.docs == i].sum()) for family in batch) == alone.prefix
+
+
+# Text made only of what the pattern path accepts: letters with and without diacritics,
+# digits, white space and the punctuation around words, weighted toward the characters that
+# join words ("." "," ";" "'" "’") so that numbers, codes and abbreviations come up often.
+_PLAIN_TEXT = st.text(
+    alphabet=st.sampled_from(list("aAbđĐơƯễỷhoàquýTPHCM0123456789 .,;'’‘.-/:!?()\"“”…–\n\t\u00a0")),
+    max_size=40,
+)
+
+
+class TestSyllablesByPattern:
+    """``gaps_and_syllables`` finds ICU's syllables with one regular expression where the
+    text allows it; it must agree with ICU exactly."""
+
+    def icu(self, text):
+        gaps, words, prev_end = [], [], 0
+        for word, start, end in VietnameseTokenizer().syllables(text):
+            gaps.append(text[prev_end:start])
+            words.append(word)
+            prev_end = end
+        return gaps, words
+
+    @settings(max_examples=3000, deadline=None)
+    @given(_PLAIN_TEXT)
+    def test_agrees_with_icu_on_any_plain_text(self, text):
+        assert gaps_and_syllables(text) == self.icu(text)
+
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "Theo Quyết định 24-QĐ/TW, TP.HCM có 4.400 đảng viên (2,5%); don't 1;2 a.1 1.a a1.2b",
+            "Email ubnd@ninhthuan.gov.vn, biến x_y, 中文 và 🎉, chữ cái kết hợp: hoa\u0300",
+        ],
+    )
+    def test_agrees_with_icu_on_codes_numbers_and_text_it_leaves_to_icu(self, text):
+        assert gaps_and_syllables(text) == self.icu(text)
+
+    def test_all_shipped_pages(self):
+        for page in sorted(CORPUS.glob("*.txt")):
+            text = page.read_text(encoding="utf-8")
+            assert gaps_and_syllables(text) == self.icu(text), page.name

@@ -10,6 +10,7 @@ publishes the new generation, which becomes live only when complete (``indexer.s
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import multiprocessing
 import os
@@ -18,12 +19,12 @@ import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO, Iterable, NamedTuple, Sequence
+from typing import IO, Iterable, Iterator, NamedTuple, Sequence
 
 import numpy as np
 from tqdm import tqdm
 
-from indexer.analysis import ANALYZER_VERSION, TERM_KEYS, batch_terms, document_terms
+from indexer.analysis import ANALYZER_VERSION, TERM_KEYS, batch_terms
 from indexer.near_duplicates import signature as near_duplicate_signature
 from indexer.segment import SegmentSet, SegmentWriter, deleted_docs, segment_files
 from indexer.errors import IncompatibleIndex, NotAnIndex
@@ -162,7 +163,14 @@ def _reason_kind(reason: str) -> str:
 def body_fingerprint(body: str) -> str:
     """Equal for bodies that differ only in case, spacing, punctuation, tone placement or i/y
     spelling: a hash of the body's exact terms."""
-    return _fingerprint(document_terms(body).exact)
+    return body_fingerprints([body])[0]
+
+
+def body_fingerprints(bodies: Sequence[str]) -> list[str]:
+    """``body_fingerprint`` of each body, analysed as one batch."""
+    exact = batch_terms(bodies).exact
+    bounds = np.searchsorted(exact.docs, np.arange(len(bodies) + 1))
+    return [_fingerprint(exact.keys[bounds[i] : bounds[i + 1]]) for i in range(len(bodies))]
 
 
 def _fingerprint(exact_keys) -> str:
@@ -270,7 +278,7 @@ def collect_articles(
     """Articles to index, each with the ids of its exact duplicates; problems are counted."""
     kept: dict[str, tuple[Article, list[str]]] = {}
     ids: dict[str, str] = {}
-    for record in records:
+    for record, fingerprint in _with_fingerprints(records):
         if isinstance(record, Problem):
             _skip(summary, report, record)
             continue
@@ -278,7 +286,6 @@ def collect_articles(
             _skip(summary, report, Problem(record.origin, f"duplicate id: {record.id} was already read from {ids[record.id]}", record.id))
             continue
         ids[record.id] = record.origin
-        fingerprint = body_fingerprint(record.body)
         if fingerprint in kept:
             first, copies = kept[fingerprint]
             copies.append(record.id)
@@ -288,6 +295,20 @@ def collect_articles(
         kept[fingerprint] = (record, [])
         summary.warnings += len(record.warnings)
     return list(kept.values())
+
+
+def _with_fingerprints(records: Iterable[Article | Problem]) -> Iterator[tuple[Article | Problem, str | None]]:
+    """Each record with its body's fingerprint (None for problems), bodies analysed in batches."""
+    chunk: list[Article | Problem] = []
+    for record in itertools.chain(records, [None]):
+        if record is not None:
+            chunk.append(record)
+            if len(chunk) < BATCH_SIZE:
+                continue
+        fingerprints = iter(body_fingerprints([r.body for r in chunk if not isinstance(r, Problem)]))
+        for r in chunk:
+            yield r, None if isinstance(r, Problem) else next(fingerprints)
+        chunk = []
 
 
 def _skip(summary: BuildSummary, report: Report, problem: Problem) -> None:

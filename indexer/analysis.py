@@ -396,14 +396,23 @@ _SPACE = re.compile(r"\s")
 
 def _joins(text: str, prev_end: int, start: int) -> bool:
     """Only white space (or the . - / inside a code) between two syllables: they are neighbours."""
-    if start == prev_end + 1:
-        return text[prev_end] in _JOINERS
-    gap = text[prev_end:start]
-    return gap.isspace() or gap in (".", "-", "/")
+    return _JOINING[text[prev_end:start]]
+
+
+class _JoiningGaps(dict):
+    """gap -> does it join the syllables around it? Memoised: a handful of gaps (" ", ", ",
+    ". ", "\n") are nearly all there are."""
+
+    def __missing__(self, gap: str) -> bool:
+        if len(self) >= 10_000:
+            self.clear()
+        joins = self[gap] = gap in _JOINERS or gap.isspace()
+        return joins
 
 
 # One character between syllables: white space joins them, and so do the separators of a code.
 _JOINERS = frozenset(c for c in map(chr, range(0x3001)) if c.isspace()) | {".", "-", "/"}
+_JOINING = _JoiningGaps()
 
 
 def _clean_token(word: str) -> str:
@@ -527,11 +536,10 @@ class TermKeys:
         self._texts: list[str] = [""]  # key 0 is never used
         self._hashes = array("I", [0])  # crc32: small, for near-duplicate signatures
         self._digests = array("Q", [0])  # 64 bits: for exact-duplicate fingerprints
-        # raw syllable as written -> (exact key, folded key): most syllables repeat, so after
-        # the first documents analysis is one dictionary lookup per syllable.
-        self.forms: dict[str, tuple[int, int]] = {}
-        self._exact_keys: dict[str, int] = {}  # the same, exact key only: looked up in bulk
-        self._folded = array("I", [0])  # exact key -> its folded key (0: not an exact term)
+        # raw syllable as written -> exact key, and exact key -> folded key: most syllables
+        # repeat, so after the first documents analysis is lookups, done in bulk.
+        self._exact_keys: dict[str, int] = {}
+        self._folded = array("I", [0])  # 0: not the exact form of any syllable seen
 
     def number(self, term: str) -> int:
         key = self._numbers.get(term)
@@ -560,16 +568,14 @@ class TermKeys:
 
     def forms_of(self, word: str) -> tuple[int, int]:
         """(exact key, folded key) of a syllable as written."""
-        forms = self.forms.get(word)
-        if forms is None:
-            if len(self.forms) >= 500_000:  # junk input must not grow it without end
-                self.forms.clear()
+        exact = self._exact_keys.get(word)
+        if exact is None:
+            if len(self._exact_keys) >= 500_000:  # junk input must not grow it without end
                 self._exact_keys.clear()
-            exact = normalize_term(_clean_token(word))
-            forms = self.forms[word] = (self.number(exact), self.number(fold_diacritics(exact)))
-            self._exact_keys[word] = forms[0]
-            self._folded[forms[0]] = forms[1]
-        return forms
+            term = normalize_term(_clean_token(word))
+            exact = self._exact_keys[word] = self.number(term)
+            self._folded[exact] = self.number(fold_diacritics(term))
+        return exact, self._folded[exact]
 
     def syllable_keys(self, words: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """(exact keys, folded keys) of syllables as written, as arrays: ``forms_of`` in bulk."""
@@ -743,20 +749,6 @@ def gaps_and_syllables(text: str) -> tuple[list[str], list[str]]:
             words[i : i + 1] = parts
             gaps[i + 1 : i + 1] = ["."] * (len(parts) - 1)
     return gaps, words
-
-
-class _JoiningGaps(dict):
-    """gap -> does it join the syllables around it (``_joins``)? Memoised: a handful of gaps
-    (" ", ", ", ". ", "\n") are nearly all there are."""
-
-    def __missing__(self, gap: str) -> bool:
-        if len(self) >= 10_000:
-            self.clear()
-        joins = self[gap] = gap in _JOINERS or gap.isspace()
-        return joins
-
-
-_JOINING = _JoiningGaps()
 
 
 def analyze(text: str, analyzer=None) -> list[str]:

@@ -263,21 +263,41 @@ class SegmentWriter:
         return table, lex, gap_bytes, freq_bytes
 
 
+def _syllable_bits(keys: np.ndarray) -> tuple[int, bool]:
+    """How many bits the largest syllable number in ``keys`` needs, and whether any key is a
+    bigram (``first << 32 | second``). Written as its two syllable numbers side by side in that
+    many bits each, a bigram key keeps its order in far fewer than 64 bits."""
+    largest_first = int((keys >> 32).max())
+    return max(largest_first, int((keys & 0xFFFFFFFF).max())).bit_length(), largest_first > 0
+
+
+def _compact(keys: np.ndarray, syllable_bits: int) -> np.ndarray:
+    """Bigram keys with their syllable numbers side by side in ``syllable_bits`` each (a new array)."""
+    compact = keys >> 32
+    compact <<= syllable_bits
+    compact |= keys & 0xFFFFFFFF
+    return compact
+
+
+def _expand(compact: np.ndarray, syllable_bits: int) -> np.ndarray:
+    """``_compact`` undone, in place."""
+    low = compact & ((1 << syllable_bits) - 1)
+    compact >>= syllable_bits
+    compact <<= 32
+    compact |= low
+    return compact
+
+
 def _distinct_per_document(keys: np.ndarray, docs: np.ndarray, n_docs: int) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray]:
     """((distinct keys, their documents), counts), ordered by document, then key."""
-    largest_first = int((keys >> 32).max())
-    syllable_bits = max(largest_first, int((keys & 0xFFFFFFFF).max())).bit_length()
-    key_bits = 2 * syllable_bits if largest_first else syllable_bits
+    syllable_bits, pairs = _syllable_bits(keys)
+    key_bits = 2 * syllable_bits if pairs else syllable_bits
     doc_bits = max(1, (n_docs - 1).bit_length())
     if key_bits + doc_bits <= 63:
         # Key and document in one number: np.unique counts them in one sort.
-        compact = ((keys >> 32) << syllable_bits | (keys & 0xFFFFFFFF)) if largest_first else keys
-        combined, counts = np.unique(docs << key_bits | compact, return_counts=True)
-        compact = combined & ((1 << key_bits) - 1)
-        distinct_docs = combined >> key_bits
-        if largest_first:
-            compact = (compact >> syllable_bits) << 32 | (compact & ((1 << syllable_bits) - 1))
-        return (compact, distinct_docs), counts
+        combined, counts = np.unique(docs << key_bits | (_compact(keys, syllable_bits) if pairs else keys), return_counts=True)
+        distinct = combined & ((1 << key_bits) - 1)
+        return ((_expand(distinct, syllable_bits) if pairs else distinct), combined >> key_bits), counts
     order = np.lexsort((keys, docs))
     keys, docs = keys[order], docs[order]
     starts = np.flatnonzero(np.concatenate(([True], (keys[1:] != keys[:-1]) | (docs[1:] != docs[:-1]))))
@@ -288,28 +308,19 @@ def _sorted_by_key(keys: np.ndarray, docs: np.ndarray, freqs: np.ndarray, n_docs
     """Postings (key, document, frequency) ordered by key, then document.
 
     Where they fit, key, document and frequency are packed into one 64-bit number and sorted
-    together: about twice as fast as a stable argsort of the keys and three gathers. A bigram
-    key (``first << 32 | second``) is packed as its two syllable numbers in as many bits as
-    the largest needs, which keeps the order.
+    together: about twice as fast as a stable argsort of the keys and three gathers. Bigram
+    keys are packed ``_compact``, which keeps their order.
     """
     if keys.size == 0:
         return keys, docs.astype(np.int32), freqs
-    largest_first = int((keys >> 32).max())
-    pairs = largest_first > 0
-    syllable_bits = max(largest_first, int((keys & 0xFFFFFFFF).max())).bit_length()
+    syllable_bits, pairs = _syllable_bits(keys)
     key_bits = 2 * syllable_bits if pairs else syllable_bits
     doc_bits = max(1, (n_docs - 1).bit_length())
     if key_bits + doc_bits + 8 > 64:  # documents were added in order: a stable sort keeps them so
         order = np.argsort(keys, kind="stable")
         return keys[order], docs[order].astype(np.int32), freqs[order]
     # Built in place: the postings of a large field are hundreds of megabytes per array.
-    packed = keys.astype(np.uint64)
-    if pairs:
-        low = packed & np.uint64(0xFFFFFFFF)
-        packed >>= np.uint64(32)
-        packed <<= np.uint64(syllable_bits)
-        packed |= low
-        del low
+    packed = (_compact(keys, syllable_bits) if pairs else keys.copy()).view(np.uint64)
     packed <<= np.uint64(doc_bits + 8)
     shifted_docs = docs.astype(np.uint64)
     shifted_docs <<= np.uint64(8)
@@ -322,12 +333,7 @@ def _sorted_by_key(keys: np.ndarray, docs: np.ndarray, freqs: np.ndarray, n_docs
     docs = (packed & np.uint64((1 << doc_bits) - 1)).astype(np.int32)
     packed >>= np.uint64(doc_bits)
     keys = packed.view(np.int64)
-    if pairs:
-        low = keys & ((1 << syllable_bits) - 1)
-        keys >>= syllable_bits
-        keys <<= 32
-        keys |= low
-    return keys, docs, freqs
+    return (_expand(keys, syllable_bits) if pairs else keys), docs, freqs
 
 
 def _packed_frequencies(freqs: np.ndarray, starts: np.ndarray, df: np.ndarray) -> tuple[np.ndarray, bytes]:

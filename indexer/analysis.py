@@ -278,7 +278,8 @@ class VietnameseTokenizer(Tokenizer):
         syllables: list[tuple[str, int, int]] = []
         append = syllables.append
         start = breaker.first()
-        # One loop, no generator: this runs for every word of every article indexed.
+        # One loop, no generator: this runs for every word of every query, snippet and
+        # indexed text that the pattern of ``gaps_and_syllables`` leaves to ICU.
         for end in breaker:
             # Rule status 0 is space and punctuation; letters and numbers are >= 100.
             if rule_status() < 100:
@@ -614,8 +615,9 @@ class FamilyTerms(NamedTuple):
     docs: np.ndarray  # int64: which text of the batch each key comes from (ascending)
     in_prefix: np.ndarray  # bool: from a syllable that starts in the text's first prefix_chars
 
-    def of(self, doc: int) -> np.ndarray:
-        return self.keys[np.searchsorted(self.docs, doc) : np.searchsorted(self.docs, doc, side="right")]
+    def per_text(self, n_texts: int) -> list[np.ndarray]:
+        """The keys of each text of the batch (``n_texts`` of them), in order."""
+        return np.split(self.keys, np.searchsorted(self.docs, np.arange(1, n_texts)))
 
 
 class BatchTerms(NamedTuple):

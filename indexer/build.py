@@ -168,9 +168,7 @@ def body_fingerprint(body: str) -> str:
 
 def body_fingerprints(bodies: Sequence[str]) -> list[str]:
     """``body_fingerprint`` of each body, analysed as one batch."""
-    exact = batch_terms(bodies).exact
-    bounds = np.searchsorted(exact.docs, np.arange(len(bodies) + 1))
-    return [_fingerprint(exact.keys[bounds[i] : bounds[i + 1]]) for i in range(len(bodies))]
+    return [_fingerprint(keys) for keys in batch_terms(bodies).exact.per_text(len(bodies))]
 
 
 def _fingerprint(exact_keys) -> str:
@@ -221,11 +219,8 @@ def document_fields(articles: Sequence[Article]) -> IndexedBatch:
         terms["body" + family] = (body_terms.keys, body_terms.docs)
         terms["opening" + family] = (body_terms.keys[body_terms.in_prefix], body_terms.docs[body_terms.in_prefix])
     terms["id"] = (np.array([TERM_KEYS.number(a.id) for a in articles], dtype=np.int64), np.arange(len(articles), dtype=np.int64))
-    bounds = [np.searchsorted(family.docs, np.arange(len(articles) + 1)) for family in (body.exact, body.folded)]
     documents = []
-    for i, article in enumerate(articles):
-        exact = body.exact.keys[bounds[0][i] : bounds[0][i + 1]]
-        folded = body.folded.keys[bounds[1][i] : bounds[1][i + 1]]
+    for article, exact, folded in zip(articles, body.exact.per_text(len(articles)), body.folded.per_text(len(articles))):
         date = article.date.replace(tzinfo=None) if article.date and article.date.tzinfo else article.date
         signature = near_duplicate_signature(TERM_KEYS.stable_hashes(folded))
         documents.append(IndexedDocument(_stored_fields(article), date, article.source, article.category, _fingerprint(exact), signature))
@@ -297,18 +292,19 @@ def collect_articles(
     return list(kept.values())
 
 
+def _batches(items: Iterable, size: int = BATCH_SIZE) -> Iterator[list]:
+    """``items`` in lists of ``size`` (the last one shorter)."""
+    iterator = iter(items)
+    while batch := list(itertools.islice(iterator, size)):
+        yield batch
+
+
 def _with_fingerprints(records: Iterable[Article | Problem]) -> Iterator[tuple[Article | Problem, str | None]]:
     """Each record with its body's fingerprint (None for problems), bodies analysed in batches."""
-    chunk: list[Article | Problem] = []
-    for record in itertools.chain(records, [None]):
-        if record is not None:
-            chunk.append(record)
-            if len(chunk) < BATCH_SIZE:
-                continue
+    for chunk in _batches(records):
         fingerprints = iter(body_fingerprints([r.body for r in chunk if not isinstance(r, Problem)]))
         for r in chunk:
             yield r, None if isinstance(r, Problem) else next(fingerprints)
-        chunk = []
 
 
 def _skip(summary: BuildSummary, report: Report, problem: Problem) -> None:
@@ -418,23 +414,18 @@ def _read_and_write_forked_share(*job) -> _ShareResult:
 def _read_and_write_share(sources: list[str], share: Share, directory: str, name: str, progress) -> _ShareResult:
     writer = SegmentWriter(INDEX_FIELDS, TERM_KEYS.text)
     articles, problems = [], []
-    batch: list[Article] = []
 
-    def add_batch() -> None:
+    def articles_read() -> Iterator[Article]:
+        for record in read_sources(sources, share):
+            if isinstance(record, Problem):
+                problems.append(record)
+            else:
+                yield record
+
+    for batch in _batches(articles_read()):
         for record, doc in zip(batch, add_articles(writer, batch)):
             articles.append((record.ordinal, record.id, record.origin, doc.fingerprint, record.warnings))
         progress(len(batch))
-        batch.clear()
-
-    for record in read_sources(sources, share):
-        if isinstance(record, Problem):
-            problems.append(record)
-            continue
-        batch.append(record)
-        if len(batch) == BATCH_SIZE:
-            add_batch()
-    if batch:
-        add_batch()
     if not articles:
         return _ShareResult(None, [], problems)
     writer.write(Path(directory), name)
@@ -643,9 +634,9 @@ def _updated_segments(generation: Generation, live: SegmentSet, deleted: set[int
 def _write_segment(articles: list[Article], directory: Path, name: str, show_progress: bool) -> dict:
     writer = SegmentWriter(INDEX_FIELDS, TERM_KEYS.text)
     with tqdm(total=len(articles), desc="indexing", unit="doc", disable=not show_progress, leave=False) as bar:
-        for start in range(0, len(articles), BATCH_SIZE):
-            add_articles(writer, articles[start : start + BATCH_SIZE])
-            bar.update(min(BATCH_SIZE, len(articles) - start))
+        for batch in _batches(articles):
+            add_articles(writer, batch)
+            bar.update(len(batch))
     writer.write(directory, name)
     return {"name": name, "docs": writer.docs, "deleted": None}
 

@@ -181,7 +181,7 @@ class TestDocumentTerms:
         for i, text in enumerate(texts):
             alone = document_terms(text, prefix_chars=max(openings[i], 0))
             for family, keys in zip(batch, alone[:3]):
-                assert family.of(i).tolist() == keys.tolist(), text
+                assert family.per_text(len(texts))[i].tolist() == keys.tolist(), text
             assert tuple(int(family.in_prefix[family.docs == i].sum()) for family in batch) == alone.prefix
 
 

@@ -85,6 +85,7 @@ class IndexSettings:
     opening_weight: float = 0.15  # added for matches in the body's first paragraph
     phrase_bonus: float = 3.0  # short queries whose syllables all stand together (search.rank)
     abbreviation_weight: float = 0.1  # the other form of an abbreviation ("UBND" <-> "Ủy ban nhân dân")
+    headline_evidence: float = 2.0  # power of a query term's headline evidence (search.headline_evidence); 0: off
     tiebreak: float = 0.3  # how much the other fields add to the best-matching one
     bm25_k1: float = 1.2
     bm25_b: float = 0.75

@@ -292,6 +292,10 @@ def _page_article(page: _Page, site_lines: frozenset[str]) -> Record:
     return _checked(article)
 
 
+# The warning on an article whose title was made from the start of its text.
+NO_TITLE = "no title: the start of the body is used as title"
+
+
 def _checked(article: Article) -> Record:
     if not article.body.strip() and not article.title.strip():
         return Problem(article.origin, "empty article: no title and no text", id=article.id)
@@ -306,7 +310,7 @@ def _checked(article: Article) -> Record:
     if not article.title.strip():
         first_line = article.body.split("\n", 1)[0]
         article.title = _title_from(first_line)
-        article.warnings.append("no title: the start of the body is used as title")
+        article.warnings.append(NO_TITLE)
     return article
 
 

@@ -9,6 +9,8 @@ bigrams — of each searched field (title, body), weighted by the index settings
   the user has told us nothing about diacritics.
 * Adjacent syllables of the query also look up their (folded) bigram ("chi bo"), so documents
   where they stand together outrank documents where they are scattered.
+* Each syllable and bigram counts as much as headlines say it is worth: words that headlines
+  use without the article's text using them count for less (``search.headline_evidence``).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from indexer.build import IndexSettings
 from indexer.errors import QueryError
 from search.abbreviations import Abbreviations, default_abbreviations
 from search.engine import AllOf, Best, Gate, Node, Sum, Term
+from search.headline_evidence import HeadlineEvidence, default_headline_evidence
 from search.query import Clause, ParsedQuery
 
 _ANALYZER = exact_analyzer()
@@ -74,6 +77,7 @@ def build_query(
     fields: tuple[str, ...] = ("title", "body"),
     require_all: bool = False,
     abbreviations: Abbreviations | None = None,
+    evidence: HeadlineEvidence | None = None,
 ) -> BuiltQuery:
     """The query tree for ``parsed`` and the terms to highlight.
 
@@ -82,6 +86,7 @@ def build_query(
     Raises QueryError if nothing searchable is left (only punctuation, or only exclusions).
     """
     accented = is_accented(parsed)
+    evidence = evidence if evidence is not None else default_headline_evidence()
     terms = QueryTerms(accented=accented)
     weights = {"title": settings.title_weight, "body": settings.body_weight}
     scored: list[Node] = []
@@ -92,7 +97,7 @@ def build_query(
         if not syllables:
             continue
         clause_fields = (clause.field,) if clause.field else fields
-        args = (clause, syllables, _Scope(clause_fields, weights, settings, accented))
+        args = (clause, syllables, _Scope(clause_fields, weights, settings, accented, evidence))
         if clause.negated:
             excluded.append(_clause_requirement(*args))
             continue
@@ -114,7 +119,8 @@ def build_query(
             # Weighted down: the form the user typed is the better evidence (measured on VNTC
             # titles, bench/quality.py: at full weight the other forms cost MRR).
             other_weights = {name: w * settings.abbreviation_weight for name, w in weights.items()}
-            scope = _Scope((clause.field,) if clause.field else fields, other_weights, settings, accented or is_accented(ParsedQuery(other, [Clause(other)])))
+            other_accented = accented or is_accented(ParsedQuery(other, [Clause(other)]))
+            scope = _Scope((clause.field,) if clause.field else fields, other_weights, settings, other_accented, evidence)
             scored.append(_clause_query(Clause(other), syllables, scope))
     # Required clauses (phrases, field clauses, --all) and exclusions restrict which documents
     # may be returned; every clause that matches adds to the score.
@@ -147,6 +153,11 @@ class _Scope:
     weights: dict
     settings: IndexSettings
     accented: bool
+    evidence: HeadlineEvidence
+
+    def worth(self, folded_term: str) -> float:
+        """How much a query term counts, by headline evidence (1.0 when switched off)."""
+        return self.evidence.weight(folded_term, self.settings.headline_evidence)
 
 
 def _clause_query(clause: Clause, syllables: list[Syllable], scope: _Scope) -> Node:
@@ -154,7 +165,7 @@ def _clause_query(clause: Clause, syllables: list[Syllable], scope: _Scope) -> N
     fields, weights, settings, accented = scope.fields, scope.weights, scope.settings, scope.accented
     if clause.phrase and len(syllables) > 1:
         return Best(tuple(Sum(tuple(parts)) for parts in _phrase_parts(syllables, fields, weights, settings, accented)), settings.tiebreak)
-    nodes = _syllable_queries(syllables, fields, weights, settings, accented) + _bigram_terms(syllables, fields, weights, settings, accented)
+    nodes = _syllable_queries(syllables, fields, weights, settings, accented, scope.worth) + _bigram_terms(syllables, fields, weights, settings, scope.worth)
     bonus = _whole_phrase_bonus(syllables, fields, weights, settings)
     return Sum(tuple(nodes + ([bonus] if bonus else [])))
 
@@ -198,21 +209,23 @@ def _distinct(items):
     return list(dict.fromkeys(items))
 
 
-def _syllable_queries(syllables, fields, weights, settings: IndexSettings, accented: bool) -> list[Node]:
+def _syllable_queries(syllables, fields, weights, settings: IndexSettings, accented: bool, worth=None) -> list[Node]:
     per_syllable = []
     for s in _distinct(syllables):
+        factor = worth(s.folded) if worth else 1.0
         # Within a family the best field counts and the others add only ``tiebreak``: summing
         # them would let a common syllable in title and body count twice. With diacritics typed,
         # the folded family is added at ``folded_weight``, so a document with the typed form
         # always outscores one that has the syllable only with other diacritics.
         fold_w = settings.folded_weight if accented else 1.0
-        folded = _best_field([Term(f"{name}_fold", s.folded, weights[name] * fold_w) for name in fields], settings)
+        folded = _best_field([Term(f"{name}_fold", s.folded, weights[name] * fold_w * factor) for name in fields], settings)
         parts = [folded]
         if accented:
-            parts.insert(0, _best_field([Term(name, s.exact, weights[name]) for name in fields], settings))
+            parts.insert(0, _best_field([Term(name, s.exact, weights[name] * factor) for name in fields], settings))
         if "body" in fields and settings.opening_weight:
             # A match in the article's first paragraph adds to a match anywhere in the body.
-            opening = Term("opening", s.exact, settings.opening_weight) if accented else Term("opening_fold", s.folded, settings.opening_weight)
+            w = settings.opening_weight * factor
+            opening = Term("opening", s.exact, w) if accented else Term("opening_fold", s.folded, w)
             parts.append(opening)
         per_syllable.append(Sum(tuple(parts)) if len(parts) > 1 else parts[0])
     return per_syllable
@@ -229,14 +242,15 @@ def _best_field(alternatives: list[Node], settings: IndexSettings) -> Node:
     return Best(tuple(alternatives), settings.tiebreak)
 
 
-def _bigram_terms(syllables, fields, weights, settings: IndexSettings, accented: bool) -> list[Node]:
+def _bigram_terms(syllables, fields, weights, settings: IndexSettings, worth=None) -> list[Node]:
     out: list[Node] = []
     plain = [s for s in syllables if not s.compound]
     for pair in _distinct(f"{a.folded} {b.folded}" for a, b in zip(plain, plain[1:]) if b.joined):
-        alternatives = [Term(f"{name}_fold_bi", pair, weights[name] * settings.bigram_weight) for name in fields]
+        w = settings.bigram_weight * (worth(pair) if worth else 1.0)
+        alternatives = [Term(f"{name}_fold_bi", pair, weights[name] * w) for name in fields]
         out.append(_best_field(alternatives, settings))
         if "body" in fields and settings.opening_weight:
-            out.append(Term("opening_fold_bi", pair, settings.opening_weight * settings.bigram_weight))
+            out.append(Term("opening_fold_bi", pair, settings.opening_weight * w))
     return out
 
 

@@ -200,20 +200,29 @@ class Index:
         self._state: tuple[SegmentSet, Engine, Suggester, dict[str, list[str]]] | None = None
         self._manifest: dict = {}
         self.settings = IndexSettings()
-        self._load(current_generation(self.path))
+        self._load()
 
     @classmethod
     def open(cls, path: str | os.PathLike) -> "Index":
         """Open an index built by ``vnsearch index``; NotAnIndex / IncompatibleIndex otherwise."""
         return cls(path)
 
-    def _load(self, generation: Generation) -> None:
-        _, manifest, settings = open_generation(self.path)
-        try:
-            segments = SegmentSet(generation.path, manifest.get("segments", []))
-            duplicates = read_duplicates(generation, manifest)
-        except (OSError, ValueError, KeyError) as e:
-            raise NotAnIndex(f"{self.path}: the index files are unreadable ({e}); rebuild it") from None
+    def _load(self) -> None:
+        """Open the live generation: its manifest and its files, from the same generation.
+
+        A writer may publish a newer generation at any moment, and removes generations older
+        than the two newest; if it removed the one being opened, open the new live one.
+        """
+        for attempt in range(3):
+            generation, manifest, settings = open_generation(self.path)
+            try:
+                segments = SegmentSet(generation.path, manifest.get("segments", []))
+                duplicates = read_duplicates(generation, manifest)
+                break
+            except (OSError, ValueError, KeyError) as e:
+                if attempt < 2 and current_generation(self.path) != generation:
+                    continue
+                raise NotAnIndex(f"{self.path}: the index files are unreadable ({e}); rebuild it") from None
         engine = Engine(segments, k1=settings.bm25_k1, b=settings.bm25_b)
         self._state = (segments, engine, Suggester(engine), duplicates)
         self._generation, self._manifest, self.settings = generation, manifest, settings
@@ -247,7 +256,7 @@ class Index:
             return False
         with self._lock:
             if generation != self._generation:
-                self._load(generation)
+                self._load()
                 return True
         return False
 

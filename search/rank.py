@@ -200,7 +200,7 @@ def _clause_requirement(clause: Clause, syllables: list[Syllable], scope: _Scope
     if clause.phrase and len(syllables) > 1:
         # In one field: all bigrams (and, with diacritics, all exact syllables) of the phrase.
         return Sum(tuple(AllOf(tuple(parts)) for parts in _phrase_parts(syllables, fields, weights, settings, accented)))
-    per_syllable = _syllable_queries([s for s in syllables if not s.compound] or syllables, fields, weights, settings, accented)
+    per_syllable = _syllable_queries([s for s in syllables if not s.compound] or syllables, fields, weights, settings, accented, scope.worth)
     return AllOf(tuple(per_syllable))
 
 
@@ -209,10 +209,10 @@ def _distinct(items):
     return list(dict.fromkeys(items))
 
 
-def _syllable_queries(syllables, fields, weights, settings: IndexSettings, accented: bool, worth=None) -> list[Node]:
+def _syllable_queries(syllables, fields, weights, settings: IndexSettings, accented: bool, worth) -> list[Node]:
     per_syllable = []
     for s in _distinct(syllables):
-        factor = worth(s.folded) if worth else 1.0
+        factor = worth(s.folded)
         # Within a family the best field counts and the others add only ``tiebreak``: summing
         # them would let a common syllable in title and body count twice. With diacritics typed,
         # the folded family is added at ``folded_weight``, so a document with the typed form
@@ -242,11 +242,11 @@ def _best_field(alternatives: list[Node], settings: IndexSettings) -> Node:
     return Best(tuple(alternatives), settings.tiebreak)
 
 
-def _bigram_terms(syllables, fields, weights, settings: IndexSettings, worth=None) -> list[Node]:
+def _bigram_terms(syllables, fields, weights, settings: IndexSettings, worth) -> list[Node]:
     out: list[Node] = []
     plain = [s for s in syllables if not s.compound]
     for pair in _distinct(f"{a.folded} {b.folded}" for a, b in zip(plain, plain[1:]) if b.joined):
-        w = settings.bigram_weight * (worth(pair) if worth else 1.0)
+        w = settings.bigram_weight * worth(pair)
         alternatives = [Term(f"{name}_fold_bi", pair, weights[name] * w) for name in fields]
         out.append(_best_field(alternatives, settings))
         if "body" in fields and settings.opening_weight:

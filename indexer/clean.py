@@ -92,6 +92,11 @@ _WORD = re.compile(r"\w+")
 _SENTENCE_END = re.compile(r"[.!?…:;\"”»]\s*$")
 _COUNTER = re.compile(r"^[\W_]*[^\W\d_][\w\s]{1,40}:\s*[\d.,]+\s*$")
 _RELATED_HEADLINE = re.compile(r"\S.*\(\s*\d{1,2}/\d{1,2}(?:/\d{2,4})?\s*\)\s*$")
+# VnExpress's link format exactly: the date glued to the headline, day and month in two digits.
+_DATED_LINK = re.compile(r"\S\(\d{2}/\d{2}/\d{4}\)$")
+# Tuổi Trẻ and Thanh Niên put links to earlier articles on a line of their own, each after ">>".
+_LINK_ARROWS = re.compile(r">{2,}")
+_LONGEST_LINKED_HEADLINE = 25  # words; a longer ">>" item is a summary point, which is text
 _MENU_SEPARATORS = re.compile(r"\s[|•·»]\s|^\s*[•·▪►»|]")
 _CONTACT = re.compile(r"©|\bcopyright\b|www\.|https?://|@\w+\.\w+|\b(?:ĐT|Fax|Tel|Hotline)\s*:", re.I)
 # Link labels the VNTC crawl left as lines of their own inside bodies; they are widget labels
@@ -133,6 +138,42 @@ def is_related_headline(line: str) -> bool:
     return bool(_RELATED_HEADLINE.match(line)) and word_count(line) <= 30
 
 
+def is_related_links_line(line: str) -> bool:
+    """">> Khởi tố tài xế gây tai nạn ở Đồng Nai >> Tai nạn thảm khốc tại Đồng Nai": links.
+
+    Every item must read like a headline: short, and not a sentence ending in a full stop
+    ("..." may end a headline). A ">>" line of prose, which some readers' letters have, stays.
+    """
+    if not line.lstrip().startswith(">>"):
+        return False
+    items = [item.strip() for item in _LINK_ARROWS.split(line) if item.strip()]
+    return bool(items) and all(_is_linked_headline(item) for item in items)
+
+
+def _is_linked_headline(item: str) -> bool:
+    n = word_count(item)
+    ends_sentence = item.endswith(".") and not item.endswith("..")
+    return 1 <= n <= _LONGEST_LINKED_HEADLINE and not ends_sentence
+
+
+def related_links_inside(paragraphs: Sequence[str]) -> set[int]:
+    """Indexes of the lines that link to other articles from inside the text.
+
+    A query for a headline must find its own article, not every article that links to it; and
+    a snippet should not quote a list of links. Inside the text (the tail is handled apart) a
+    line is a list of links if it is a ">>" line, a VnExpress link with its glued date
+    ("Kết thúc điều tra vụ Công ty Đông Nam vào 20/8(06/08/2004)"), or one of two or more
+    dated headlines in a row ("Xe đua F1 (30/8)" alone may be a caption).
+    """
+    dated = [is_related_headline(p) for p in paragraphs]
+    out = set()
+    for i, p in enumerate(paragraphs):
+        in_run = dated[i] and ((i > 0 and dated[i - 1]) or (i + 1 < len(dated) and dated[i + 1]))
+        if is_related_links_line(p) or in_run or (dated[i] and _DATED_LINK.search(p.rstrip())):
+            out.add(i)
+    return out
+
+
 def is_widget_line(line: str) -> bool:
     return len(line) <= _LONGEST_WIDGET_LINE and line.strip().lower().rstrip(".:…") in _WIDGET_LINES
 
@@ -157,7 +198,7 @@ def strip_boilerplate(paragraphs: Sequence[str], site_lines: frozenset[str] = fr
     """The article's own paragraphs, without the page furniture around them.
 
     * Lines in ``site_lines`` (repeated on many pages of the same site) are dropped anywhere.
-    * Widget labels ("Xem tiếp") are dropped anywhere.
+    * Widget labels ("Xem tiếp") and lists of links to other articles are dropped anywhere.
     * The tail: the run of non-prose lines at the end of the page is dropped when it carries a
       furniture signal (a menu, a counter, a related-articles list, contact details). A tail of
       plain short lines without any such signal (a reporter's name, a last photo caption) stays.
@@ -165,6 +206,9 @@ def strip_boilerplate(paragraphs: Sequence[str], site_lines: frozenset[str] = fr
     Short lines inside the article (photo captions such as "Quang cảnh hội nghị.") stay.
     """
     kept = [p for p in paragraphs if p.strip() and not is_widget_line(p) and not (site_lines and _line_key(p) in site_lines)]
+    links = related_links_inside(kept)
+    if links and len(links) < len(kept):
+        kept = [p for i, p in enumerate(kept) if i not in links]
     tail_start = len(kept)
     while tail_start > 0 and not is_prose(kept[tail_start - 1]):
         tail_start -= 1

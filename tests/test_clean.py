@@ -7,6 +7,7 @@ from indexer.clean import (
     clean_text,
     decode_html_entities,
     is_prose,
+    is_related_links_line,
     normalize_spaces,
     remove_invisible,
     repeated_site_lines,
@@ -64,6 +65,29 @@ def test_vntc_related_articles_tail_is_cut():
     tail = ["Khó tìm việc cho lao động VN đang thất nghiệp tại Malaysia(27/03/2004)",
             "Nhiều lao động VN tại Malaysia sẽ phải về nước(15/03/2004)"]
     assert strip_boilerplate(ARTICLE + tail) == ARTICLE
+
+
+def test_links_to_earlier_articles_are_dropped_inside_the_text():
+    arrows = ">> Khởi tố tài xế gây tai nạn thảm khốc ở Đồng Nai >> Tai nạn thảm khốc tại Đồng Nai: 9 người chết, 16 người bị thương"
+    dated = ["Kết thúc điều tra vụ Công ty Đông Nam vào 20/8(06/08/2004)",
+             "VKS yêu cầu điều tra bổ sung vụ Công ty Đông Nam(24/04/2004)"]
+    assert strip_boilerplate([arrows] + ARTICLE) == ARTICLE
+    assert strip_boilerplate(ARTICLE[:1] + dated + ARTICLE[1:]) == ARTICLE
+    assert strip_boilerplate(ARTICLE[:1] + dated[:1] + ARTICLE[1:]) == ARTICLE  # VnExpress's glued date
+
+
+def test_arrow_lines_of_prose_and_dated_captions_stay():
+    letter = (">> Thiết nghĩ, ý kiến của giáo sư Văn Như Cương là một giải pháp thỏa đáng, mong rằng "
+              "Bộ GD-ĐT xem xét và giải quyết để dư luận được yên lòng.")
+    caption = "Lễ khai mạc hội nghị (12/5)"
+    assert strip_boilerplate(ARTICLE[:1] + [letter] + ARTICLE[1:]) == ARTICLE[:1] + [letter] + ARTICLE[1:]
+    assert strip_boilerplate(ARTICLE[:1] + [caption] + ARTICLE[1:]) == ARTICLE[:1] + [caption] + ARTICLE[1:]
+    assert is_related_links_line(">> Nếu tự tin, sẽ có cửa...")  # "..." may end a headline
+    assert not is_related_links_line(letter)
+
+
+def test_a_page_of_nothing_but_links_keeps_them():
+    assert strip_boilerplate([">> Hà Nội lấy ý kiến về phương án tuyển sinh"]) == [">> Hà Nội lấy ý kiến về phương án tuyển sinh"]
 
 
 def test_widget_lines_are_dropped_anywhere():

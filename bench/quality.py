@@ -11,6 +11,7 @@ marks of open vowel pairs moved to the other placement ("other tone style": "hò
     python bench/quality.py                       # all 84k VNTC articles (builds once, ~25 min)
     python bench/quality.py --docs 5000           # a sample, quick
     python bench/quality.py --index DIR --split train --set bigram_weight=2.5   # tuning
+    python bench/quality.py --index DIR --queries 0 --no-xquad   # every test title (~25 min)
 
 Queries come from the split given (default: test; tune on train). Nothing here is in the repo:
 queries are drawn from ../shared at run time with a fixed seed.
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+from concurrent.futures import ProcessPoolExecutor
 import json
 import random
 import shutil
@@ -99,12 +101,25 @@ def known_item_queries(source: Path, split: str, n: int, seed: int) -> list[tupl
             if d.get("split") == split and title and "<" not in title:
                 candidates.append((title, d["id"]))
     random.Random(seed).shuffle(candidates)
-    return candidates[:n]
+    return candidates[:n] if n else candidates
 
 
-def evaluate(index: Index, queries: list[tuple[str, str | set]], fields: tuple[str, ...]) -> dict:
-    rows = {}
-    for name, rewrite in VARIANTS.items():
+def evaluate(index_dir: Path, overrides: dict, queries: list[tuple[str, str | set]], fields: tuple[str, ...], procs: int = 1) -> dict:
+    """One row per way of typing the queries; with ``procs`` > 1 the ways run side by side."""
+    jobs = [(index_dir, overrides, queries, fields, name) for name in VARIANTS]
+    if procs > 1:
+        with ProcessPoolExecutor(min(procs, len(jobs))) as pool:
+            rows = list(pool.map(_evaluate_variant, *zip(*jobs)))
+    else:
+        rows = [_evaluate_variant(*job) for job in jobs]
+    return dict(zip(VARIANTS, rows))
+
+
+def _evaluate_variant(index_dir: Path, overrides: dict, queries: list[tuple[str, str | set]], fields: tuple[str, ...], name: str) -> dict:
+    rewrite = VARIANTS[name]
+    with Index.open(index_dir) as index:
+        if overrides:
+            index.tune(**overrides)
         reciprocal, own, found, took = [], [], 0, []
         for text, relevant in queries:
             relevant = {relevant} if isinstance(relevant, str) else relevant
@@ -124,20 +139,19 @@ def evaluate(index: Index, queries: list[tuple[str, str | set]], fields: tuple[s
             reciprocal.append(1.0 / rank if rank else 0.0)
             own.append(1.0 / own_rank if own_rank else 0.0)
             found += rank is not None
-        rows[name] = {
-            "mrr@10": statistics.fmean(reciprocal),
-            # Half-width of a 95% confidence interval: MRR over 500 queries is ±0.04, so a
-            # difference of 0.01 between two runs on different samples means nothing.
-            "ci95": 1.96 * statistics.stdev(reciprocal) / len(reciprocal) ** 0.5 if len(reciprocal) > 1 else 0.0,
-            "own_mrr@10": statistics.fmean(own),
-            "recall@10": found / len(queries),
-            "p50_ms": statistics.median(took) if took else 0.0,
-            "queries": len(queries),
-        }
-    return rows
+    return {
+        "mrr@10": statistics.fmean(reciprocal),
+        # Half-width of a 95% confidence interval: MRR over 500 queries is ±0.04, so a
+        # difference of 0.01 between two runs on different samples means nothing.
+        "ci95": 1.96 * statistics.stdev(reciprocal) / len(reciprocal) ** 0.5 if len(reciprocal) > 1 else 0.0,
+        "own_mrr@10": statistics.fmean(own),
+        "recall@10": found / len(queries),
+        "p50_ms": statistics.median(took) if took else 0.0,
+        "queries": len(queries),
+    }
 
 
-def xquad_rows(workdir: Path, overrides: dict) -> dict:
+def xquad_rows(workdir: Path, overrides: dict, procs: int) -> dict:
     passages = XQUAD / "passages.jsonl"
     index_dir = workdir / "xquad-index"
     if not index_dir.exists():
@@ -147,10 +161,7 @@ def xquad_rows(workdir: Path, overrides: dict) -> dict:
         for line in f:
             d = json.loads(line)
             queries.append((d["query"], set(d["relevant_ids"])))
-    with Index.open(index_dir) as index:
-        if overrides:
-            index.tune(**overrides)
-        return evaluate(index, queries, ("title", "body"))
+    return evaluate(index_dir, overrides, queries, ("title", "body"), procs)
 
 
 def print_table(title: str, rows: dict) -> None:
@@ -179,11 +190,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--docs", type=int, default=0, help="index a random sample of N VNTC articles (0: all)")
     parser.add_argument("--queries", type=int, default=2000,
-                        help="known-item queries per variant (MRR over 500 is only good to about ±0.04)")
+                        help="known-item queries per variant, 0 for every usable title of the split "
+                             "(MRR over 500 is only good to about ±0.04, over 2,000 to ±0.02)")
     parser.add_argument("--split", default="test", choices=["test", "train"])
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--index", type=Path, help="reuse (or create) the VNTC index here")
-    parser.add_argument("--procs", type=int, default=2)
+    parser.add_argument("--procs", type=int, default=2, help="processes for a build, and for the three ways of typing")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="query-time setting to try, e.g. bigram_weight=2.5")
     parser.add_argument("--no-xquad", action="store_true")
@@ -202,13 +214,11 @@ def main() -> None:
             print(f"built {summary.indexed:,} documents in {time.perf_counter() - started:.0f} s{kept}")
         queries = known_item_queries(source, args.split, args.queries, args.seed)
         with Index.open(index_dir) as index:
-            if overrides:
-                index.tune(**overrides)
-            rows = evaluate(index, queries, ("body",))
             n_docs = len(index)
+        rows = evaluate(index_dir, overrides, queries, ("body",), args.procs)
         print_table(f"VNTC known-item ({args.split} titles → bodies only), {n_docs:,} documents, settings {overrides or 'as built'}", rows)
         if not args.no_xquad:
-            print_table("XQuAD-vi (questions → 240 passages)", xquad_rows(workdir, overrides))
+            print_table("XQuAD-vi (questions → 240 passages)", xquad_rows(workdir, overrides, args.procs))
     finally:
         # The sample, and the index unless --index named a place for it: ~350 MB for all of VNTC.
         shutil.rmtree(workdir, ignore_errors=True)

@@ -104,6 +104,16 @@ def test_vntc_related_article_tails_are_not_indexed(vntc_sample):
             assert "Xem tiếp" not in hit.snippet.text
 
 
+def test_vntc_links_to_other_articles_inside_the_text_are_not_indexed(vntc_sample):
+    _, index_dir, _, _, records = vntc_sample
+    linking = next(r for r in records if r["id"] == "vntc-test-XH-TN-8687")
+    assert "&gt;&gt; Hà Nội lấy ý kiến về phương án tuyển sinh" in linking["body"]
+    with Index.open(index_dir) as index:
+        # The headline as a phrase: the article that only links to it must not have it.
+        hits = index.search('"Hà Nội lấy ý kiến về phương án tuyển sinh"', limit=10, fields=("body",))
+        assert linking["id"] not in {h.id for h in hits}
+
+
 def test_xquad_questions_find_their_passage(tmp_path):
     build_index([XQUAD / "passages.jsonl"], tmp_path / "ix")
     with open(XQUAD / "questions.jsonl", encoding="utf-8") as f:

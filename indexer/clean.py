@@ -206,9 +206,6 @@ def strip_boilerplate(paragraphs: Sequence[str], site_lines: frozenset[str] = fr
     Short lines inside the article (photo captions such as "Quang cảnh hội nghị.") stay.
     """
     kept = [p for p in paragraphs if p.strip() and not is_widget_line(p) and not (site_lines and _line_key(p) in site_lines)]
-    links = related_links_inside(kept)
-    if links and len(links) < len(kept):
-        kept = [p for i, p in enumerate(kept) if i not in links]
     tail_start = len(kept)
     while tail_start > 0 and not is_prose(kept[tail_start - 1]):
         tail_start -= 1
@@ -220,6 +217,11 @@ def strip_boilerplate(paragraphs: Sequence[str], site_lines: frozenset[str] = fr
     # A page without any prose line is all "tail": keep its text, drop only the furniture.
     elif tail_start == 0:
         kept = [p for p in kept if not is_boilerplate_signal(p)]
+    # After the tail, so that its links still mark it as furniture (and take a menu or a
+    # "Xem thêm" line after them along); a page of nothing but links keeps them.
+    links = related_links_inside(kept)
+    if links and len(links) < len(kept):
+        kept = [p for i, p in enumerate(kept) if i not in links]
     return kept
 
 

@@ -76,6 +76,12 @@ def test_links_to_earlier_articles_are_dropped_inside_the_text():
     assert strip_boilerplate(ARTICLE[:1] + dated[:1] + ARTICLE[1:]) == ARTICLE  # VnExpress's glued date
 
 
+def test_lines_after_a_related_articles_list_go_with_it():
+    tail = ["Khó tìm việc cho lao động VN đang thất nghiệp tại Malaysia(27/03/2004)",
+            "Nhiều lao động VN tại Malaysia sẽ phải về nước(15/03/2004)", "Các tin khác"]
+    assert strip_boilerplate(ARTICLE + tail) == ARTICLE
+
+
 def test_arrow_lines_of_prose_and_dated_captions_stay():
     letter = (">> Thiết nghĩ, ý kiến của giáo sư Văn Như Cương là một giải pháp thỏa đáng, mong rằng "
               "Bộ GD-ĐT xem xét và giải quyết để dư luận được yên lòng.")

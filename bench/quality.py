@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import gzip
-from concurrent.futures import ProcessPoolExecutor
 import json
 import random
 import shutil
@@ -30,6 +29,7 @@ import sys
 import tempfile
 import time
 import unicodedata
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent

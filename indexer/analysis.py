@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import threading
 import unicodedata
 import zlib
 from array import array
@@ -148,19 +149,27 @@ def canonical_spelling(syllable: str) -> str:
 
 
 class _IcuTransliterator:
-    """A picklable holder for an ICU transliterator (ICU objects cannot be pickled)."""
+    """A picklable, thread-safe holder for an ICU transliterator.
+
+    ICU objects cannot be pickled, and ICU does not promise that one transliterator may be used
+    by several threads at once: each thread gets its own, made on first use.
+    """
 
     def __init__(self, rules: str) -> None:
         self.rules = rules
-        self._instance = None
+        self._local = threading.local()
 
     def __call__(self, text: str) -> str:
-        if self._instance is None:
-            self._instance = icu.Transliterator.createInstance(self.rules)
-        return self._instance.transliterate(text)
+        instance = getattr(self._local, "instance", None)
+        if instance is None:
+            instance = self._local.instance = icu.Transliterator.createInstance(self.rules)
+        return instance.transliterate(text)
 
     def __getstate__(self) -> dict:
-        return {"rules": self.rules, "_instance": None}
+        return {"rules": self.rules}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(state["rules"])
 
 
 # Latin-ASCII after mark removal is what turns "đ" into "d": removing marks alone keeps "đ".
@@ -246,7 +255,10 @@ class VietnameseTokenizer(Tokenizer):
     _CACHE_SIZE = 64
 
     def __init__(self) -> None:
-        self._breaker = None
+        # A BreakIterator holds the text it is walking: shared by threads, one thread's setText
+        # moves another's iteration (measured: 113 of 160 concurrent searches came back wrong).
+        # So each thread has its own, made on first use.
+        self._local = threading.local()
         self._cache: LRUCache[list[RawToken]] = LRUCache(self._CACHE_SIZE)
 
     def __getstate__(self) -> dict:
@@ -267,9 +279,9 @@ class VietnameseTokenizer(Tokenizer):
 
     def syllables(self, text: str) -> list[tuple[str, int, int]]:
         """(syllable, start, end) of every ICU word in ``text``, dotted abbreviations split."""
-        if self._breaker is None:
-            self._breaker = icu.BreakIterator.createWordInstance(icu.Locale("vi"))
-        breaker = self._breaker
+        breaker = getattr(self._local, "breaker", None)
+        if breaker is None:
+            breaker = self._local.breaker = icu.BreakIterator.createWordInstance(icu.Locale("vi"))
         breaker.setText(text)
         rule_status = breaker.getRuleStatus
         # ICU counts UTF-16 code units; Python counts code points. They differ after any
@@ -523,16 +535,23 @@ def syllable_spans(text: str) -> list[tuple[str, int, int, bool]]:
 
 
 class TermKeys:
-    """Integer keys for the terms one process meets while indexing.
+    """Integer keys for the terms one writer meets while indexing.
 
     Each distinct syllable-level term (exact or folded form) gets a number from 1 up; a bigram
     is the pair of its syllables' numbers in one integer (``first << 32 | second``), so it is
     never built as a string while documents are analysed. Counting and sorting integer keys
     is what makes indexing fast; ``text`` turns a key back into the term when a segment is
     written.
+
+    Each build or update makes its own (``indexer.build``), so the table lives as long as the
+    segments it numbers and holds only their vocabulary and document ids. One instance may
+    still be shared by threads: new terms are numbered under a lock (the tables are appended
+    to together, and an array cannot grow while NumPy reads it), lookups of known syllables
+    take no lock.
     """
 
     def __init__(self) -> None:
+        self._lock = threading.RLock()
         self._numbers: dict[str, int] = {}
         self._texts: list[str] = [""]  # key 0 is never used
         self._hashes = array("I", [0])  # crc32: small, for near-duplicate signatures
@@ -542,21 +561,30 @@ class TermKeys:
         self._exact_keys: dict[str, int] = {}
         self._folded = array("I", [0])  # 0: not the exact form of any syllable seen
 
+    def __len__(self) -> int:
+        """How many keys are taken, key 0 (never used) included."""
+        return len(self._texts)
+
     def number(self, term: str) -> int:
         key = self._numbers.get(term)
         if key is None:
-            key = self._numbers[term] = len(self._texts)
-            self._texts.append(term)
-            encoded = term.encode("utf-8")
-            self._hashes.append(zlib.crc32(encoded))
-            self._digests.append(int.from_bytes(hashlib.blake2b(encoded, digest_size=8).digest(), "little"))
-            self._folded.append(0)
+            with self._lock:
+                key = self._numbers.get(term)
+                if key is None:
+                    key = len(self._texts)
+                    encoded = term.encode("utf-8")
+                    self._texts.append(term)
+                    self._hashes.append(zlib.crc32(encoded))
+                    self._digests.append(int.from_bytes(hashlib.blake2b(encoded, digest_size=8).digest(), "little"))
+                    self._folded.append(0)
+                    self._numbers[term] = key  # last: a key is visible only once complete
         return key
 
     def stable_hashes(self, keys: Sequence[int]) -> np.ndarray:
         """A hash of each (syllable-level) term that is the same in every process and run,
         unlike the keys themselves (uint32)."""
-        return np.frombuffer(self._hashes, dtype=np.uint32)[np.asarray(keys, dtype=np.int64)]
+        with self._lock:
+            return np.frombuffer(self._hashes, dtype=np.uint32)[np.asarray(keys, dtype=np.int64)]
 
     def fingerprint(self, keys: Sequence[int]) -> str:
         """A hash of a sequence of (syllable-level) terms, the same in every process and run.
@@ -564,18 +592,23 @@ class TermKeys:
         It hashes the terms' 64-bit digests rather than their text: several times cheaper
         than joining the text, and two different terms sharing a digest is not a real risk.
         """
-        digests = np.frombuffer(self._digests, dtype=np.uint64)[np.asarray(keys, dtype=np.int64)]
+        with self._lock:
+            digests = np.frombuffer(self._digests, dtype=np.uint64)[np.asarray(keys, dtype=np.int64)]
         return hashlib.sha1(digests.tobytes()).hexdigest()
 
     def forms_of(self, word: str) -> tuple[int, int]:
         """(exact key, folded key) of a syllable as written."""
         exact = self._exact_keys.get(word)
         if exact is None:
-            if len(self._exact_keys) >= 500_000:  # junk input must not grow it without end
-                self._exact_keys.clear()
-            term = normalize_term(_clean_token(word))
-            exact = self._exact_keys[word] = self.number(term)
-            self._folded[exact] = self.number(fold_diacritics(term))
+            with self._lock:
+                exact = self._exact_keys.get(word)
+                if exact is None:
+                    if len(self._exact_keys) >= 500_000:  # junk input must not grow it without end
+                        self._exact_keys.clear()
+                    term = normalize_term(_clean_token(word))
+                    exact = self.number(term)
+                    self._folded[exact] = self.number(fold_diacritics(term))
+                    self._exact_keys[word] = exact
         return exact, self._folded[exact]
 
     def syllable_keys(self, words: list[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -584,7 +617,9 @@ class TermKeys:
         if None in keys:
             keys = [key if key is not None else self.forms_of(word)[0] for key, word in zip(keys, words)]
         exact = np.array(keys, dtype=np.int64)
-        return exact, np.frombuffer(self._folded, dtype=np.uint32)[exact].astype(np.int64)
+        with self._lock:
+            folded = np.frombuffer(self._folded, dtype=np.uint32)[exact].astype(np.int64)
+        return exact, folded
 
     def text(self, key: int) -> str:
         if key >> 32:
@@ -592,6 +627,7 @@ class TermKeys:
         return self._texts[key]
 
 
+# For analysing the odd text outside a build (``vnsearch inspect``, tests); writers use their own.
 TERM_KEYS = TermKeys()
 
 
@@ -603,9 +639,10 @@ class DocumentTerms(NamedTuple):
     folded_bigrams: np.ndarray
     prefix: tuple[int, int, int] = (0, 0, 0)  # see document_terms(prefix_chars=...)
 
-    def texts(self, family: int) -> list[str]:
+    def texts(self, family: int, keys: TermKeys | None = None) -> list[str]:
         """The terms of one family as text (0 exact, 1 folded, 2 folded bigrams)."""
-        return [TERM_KEYS.text(k) for k in self[family].tolist()]
+        keys = keys if keys is not None else TERM_KEYS
+        return [keys.text(k) for k in self[family].tolist()]
 
 
 class FamilyTerms(NamedTuple):
@@ -629,7 +666,7 @@ class BatchTerms(NamedTuple):
     folded_bigrams: FamilyTerms
 
 
-def batch_terms(texts: Sequence[str], prefix_chars: Sequence[int] | None = None) -> BatchTerms:
+def batch_terms(texts: Sequence[str], prefix_chars: Sequence[int] | None = None, keys: TermKeys | None = None) -> BatchTerms:
     """The terms of every text of a batch, in each field family, as term keys.
 
     The indexer analyses documents with this instead of running the three analyzers: the
@@ -640,7 +677,9 @@ def batch_terms(texts: Sequence[str], prefix_chars: Sequence[int] | None = None)
 
     With ``prefix_chars`` (per text; 0 means the whole text), ``in_prefix`` marks the terms
     from syllables that start in the first ``prefix_chars`` characters (the article's opening).
+    The keys are numbered by ``keys`` (the shared ``TERM_KEYS`` without).
     """
+    keys = keys if keys is not None else TERM_KEYS
     all_gaps: list[str] = []
     all_words: list[str] = []
     counts = np.zeros(len(texts), dtype=np.int64)
@@ -653,7 +692,7 @@ def batch_terms(texts: Sequence[str], prefix_chars: Sequence[int] | None = None)
     doc = np.repeat(np.arange(len(texts), dtype=np.int64), counts)
     first = np.zeros(len(texts) + 1, dtype=np.int64)
     np.cumsum(counts, out=first[1:])
-    exact, folded = TERM_KEYS.syllable_keys(all_words)
+    exact, folded = keys.syllable_keys(all_words)
     # Adjacent syllables of one text with only white space (or a code's separator) between.
     joined = np.fromiter(map(_JOINING.__getitem__, all_gaps), dtype=bool, count=n)
     joined[first[:-1][counts > 0]] = False
@@ -682,7 +721,7 @@ def batch_terms(texts: Sequence[str], prefix_chars: Sequence[int] | None = None)
             i = int(np.searchsorted(doc_starts, start))
             if i < doc_starts.size and doc_starts[i] == start and code.end() > doc_ends[i]:
                 at.append(int(first[d]) + i)
-                code_keys.append(TERM_KEYS.forms_of(code.group()))
+                code_keys.append(keys.forms_of(code.group()))
     if at:
         where = np.array(at, dtype=np.int64)
         order = np.argsort(where, kind="stable")

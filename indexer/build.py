@@ -24,7 +24,7 @@ from typing import IO, Iterable, Iterator, NamedTuple, Sequence
 import numpy as np
 from tqdm import tqdm
 
-from indexer.analysis import ANALYZER_VERSION, TERM_KEYS, batch_terms
+from indexer.analysis import ANALYZER_VERSION, TermKeys, batch_terms
 from indexer.near_duplicates import signature as near_duplicate_signature
 from indexer.segment import SegmentSet, SegmentWriter, deleted_docs, segment_files
 from indexer.errors import IncompatibleIndex, NotAnIndex
@@ -164,16 +164,13 @@ def _reason_kind(reason: str) -> str:
 def body_fingerprint(body: str) -> str:
     """Equal for bodies that differ only in case, spacing, punctuation, tone placement or i/y
     spelling: a hash of the body's exact terms."""
-    return body_fingerprints([body])[0]
+    return body_fingerprints([body], TermKeys())[0]
 
 
-def body_fingerprints(bodies: Sequence[str]) -> list[str]:
-    """``body_fingerprint`` of each body, analysed as one batch."""
-    return [_fingerprint(keys) for keys in batch_terms(bodies).exact.per_text(len(bodies))]
-
-
-def _fingerprint(exact_keys) -> str:
-    return TERM_KEYS.fingerprint(exact_keys)
+def body_fingerprints(bodies: Sequence[str], keys: TermKeys) -> list[str]:
+    """``body_fingerprint`` of each body, analysed as one batch (keys numbered by ``keys``;
+    the fingerprints do not depend on the numbering)."""
+    return [keys.fingerprint(exact) for exact in batch_terms(bodies, keys=keys).exact.per_text(len(bodies))]
 
 
 def content_hash(article: Article) -> str:
@@ -208,23 +205,24 @@ class IndexedBatch(NamedTuple):
 BATCH_SIZE = 128
 
 
-def document_fields(articles: Sequence[Article]) -> IndexedBatch:
-    """Analyse a batch of articles once for every field family and gather what is stored."""
+def document_fields(articles: Sequence[Article], keys: TermKeys) -> IndexedBatch:
+    """Analyse a batch of articles once for every field family and gather what is stored;
+    terms are numbered by the writer's ``keys``."""
     # The opening: the body's terms up to the end of the first paragraph (at most
     # OPENING_MAX_CHARS), taken from the body's analysis rather than analysed again.
     openings = [min(len(a.body.split("\n", 1)[0]), OPENING_MAX_CHARS) for a in articles]
-    title, body = batch_terms([a.title for a in articles]), batch_terms([a.body for a in articles], openings)
+    title, body = batch_terms([a.title for a in articles], keys=keys), batch_terms([a.body for a in articles], openings, keys)
     terms: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for family, title_terms, body_terms in zip(FIELD_FAMILIES, title, body):
         terms["title" + family] = (title_terms.keys, title_terms.docs)
         terms["body" + family] = (body_terms.keys, body_terms.docs)
         terms["opening" + family] = (body_terms.keys[body_terms.in_prefix], body_terms.docs[body_terms.in_prefix])
-    terms["id"] = (np.array([TERM_KEYS.number(a.id) for a in articles], dtype=np.int64), np.arange(len(articles), dtype=np.int64))
+    terms["id"] = (np.array([keys.number(a.id) for a in articles], dtype=np.int64), np.arange(len(articles), dtype=np.int64))
     documents = []
     for article, exact, folded in zip(articles, body.exact.per_text(len(articles)), body.folded.per_text(len(articles))):
         date = article.date.replace(tzinfo=None) if article.date and article.date.tzinfo else article.date
-        signature = near_duplicate_signature(TERM_KEYS.stable_hashes(folded))
-        documents.append(IndexedDocument(_stored_fields(article), date, article.source, article.category, _fingerprint(exact), signature))
+        signature = near_duplicate_signature(keys.stable_hashes(folded))
+        documents.append(IndexedDocument(_stored_fields(article), date, article.source, article.category, keys.fingerprint(exact), signature))
     return IndexedBatch(terms, documents)
 
 
@@ -246,9 +244,10 @@ def _stored_fields(article: Article) -> dict:
     }
 
 
-def add_articles(writer: SegmentWriter, articles: Sequence[Article]) -> list[IndexedDocument]:
-    """Analyse a batch of articles and add them to a segment being written."""
-    batch = document_fields(articles)
+def add_articles(writer: SegmentWriter, keys: TermKeys, articles: Sequence[Article]) -> list[IndexedDocument]:
+    """Analyse a batch of articles and add them to a segment being written, whose terms are
+    numbered by ``keys``."""
+    batch = document_fields(articles, keys)
     writer.add_batch(batch.terms, [(d.stored, d.date, d.source, d.category, d.signature) for d in batch.documents])
     return batch.documents
 
@@ -274,7 +273,7 @@ def collect_articles(
     """Articles to index, each with the ids of its exact duplicates; problems are counted."""
     kept: dict[str, tuple[Article, list[str]]] = {}
     ids: dict[str, str] = {}
-    for record, fingerprint in _with_fingerprints(records):
+    for record, fingerprint in _with_fingerprints(records, TermKeys()):
         if isinstance(record, Problem):
             _skip(summary, report, record)
             continue
@@ -300,10 +299,10 @@ def _batches(items: Iterable, size: int = BATCH_SIZE) -> Iterator[list]:
         yield batch
 
 
-def _with_fingerprints(records: Iterable[Article | Problem]) -> Iterator[tuple[Article | Problem, str | None]]:
+def _with_fingerprints(records: Iterable[Article | Problem], keys: TermKeys) -> Iterator[tuple[Article | Problem, str | None]]:
     """Each record with its body's fingerprint (None for problems), bodies analysed in batches."""
     for chunk in _batches(records):
-        fingerprints = iter(body_fingerprints([r.body for r in chunk if not isinstance(r, Problem)]))
+        fingerprints = iter(body_fingerprints([r.body for r in chunk if not isinstance(r, Problem)], keys))
         for r in chunk:
             yield r, None if isinstance(r, Problem) else next(fingerprints)
 
@@ -413,7 +412,8 @@ def _read_and_write_forked_share(*job) -> _ShareResult:
 
 
 def _read_and_write_share(sources: list[str], share: Share, directory: str, name: str, progress) -> _ShareResult:
-    writer = SegmentWriter(INDEX_FIELDS, TERM_KEYS.text)
+    keys = TermKeys()
+    writer = SegmentWriter(INDEX_FIELDS, keys.text)
     articles, problems = [], []
 
     def articles_read() -> Iterator[Article]:
@@ -424,7 +424,7 @@ def _read_and_write_share(sources: list[str], share: Share, directory: str, name
                 yield record
 
     for batch in _batches(articles_read()):
-        for record, doc in zip(batch, add_articles(writer, batch)):
+        for record, doc in zip(batch, add_articles(writer, keys, batch)):
             articles.append((record.ordinal, record.id, record.origin, doc.fingerprint, record.warnings))
         progress(len(batch))
     if not articles:
@@ -633,10 +633,11 @@ def _updated_segments(generation: Generation, live: SegmentSet, deleted: set[int
 
 
 def _write_segment(articles: list[Article], directory: Path, name: str, show_progress: bool) -> dict:
-    writer = SegmentWriter(INDEX_FIELDS, TERM_KEYS.text)
+    keys = TermKeys()
+    writer = SegmentWriter(INDEX_FIELDS, keys.text)
     with tqdm(total=len(articles), desc="indexing", unit="doc", disable=not show_progress, leave=False) as bar:
         for batch in _batches(articles):
-            add_articles(writer, batch)
+            add_articles(writer, keys, batch)
             bar.update(len(batch))
     writer.write(directory, name)
     return {"name": name, "docs": writer.docs, "deleted": None}

@@ -29,7 +29,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Iterable
 
-from indexer.analysis import TERM_KEYS, batch_terms
+from indexer.analysis import TermKeys, batch_terms
 from indexer.sources import NO_TITLE, Article
 
 SHIPPED = Path(__file__).resolve().parent / "data" / "headline_evidence.tsv"
@@ -79,14 +79,15 @@ def count_headline_evidence(articles: Iterable[Article], batch_size: int = 256) 
     in_text: Counter = Counter()
     batch: list[Article] = []
     seen: set[int] = set()
+    keys = TermKeys()
 
     def count(batch: list[Article]) -> None:
-        titles, bodies = batch_terms([a.title for a in batch]), batch_terms([a.body for a in batch])
+        titles, bodies = batch_terms([a.title for a in batch], keys=keys), batch_terms([a.body for a in batch], keys=keys)
         for title_family, body_family in ((titles.folded, bodies.folded), (titles.folded_bigrams, bodies.folded_bigrams)):
             for title_keys, body_keys in zip(title_family.per_text(len(batch)), body_family.per_text(len(batch))):
                 body_set = set(body_keys.tolist())
                 for key in set(title_keys.tolist()):
-                    term = TERM_KEYS.text(key)
+                    term = keys.text(key)
                     in_headlines[term] += 1
                     in_text[term] += key in body_set
 

@@ -25,9 +25,11 @@ import numpy as np
 from tqdm import tqdm
 
 from indexer.analysis import ANALYZER_VERSION, TermKeys, batch_terms
+from indexer.checksums import damaged, describe_files, verify_files
 from indexer.near_duplicates import signature as near_duplicate_signature
+from indexer.ranking_tables import ranking_tables
 from indexer.segment import SegmentSet, SegmentWriter, deleted_docs, segment_files
-from indexer.errors import IncompatibleIndex, NotAnIndex
+from indexer.errors import CorruptIndex, IncompatibleIndex, NotAnIndex
 from indexer.sources import Article, Problem, Share, read_sources
 from indexer.store import CURRENT as CURRENT_FILE
 from indexer.store import (
@@ -42,9 +44,11 @@ from indexer.store import (
 )
 
 PACKAGE_VERSION = "0.2.0"
-INDEX_FORMAT = "vnsearch-index-3"
+# 4: the manifest lists every file with its size and CRC-32 and carries its own checksum
+# (indexer.checksums); stored documents carry their body fingerprint (exact-copy merging).
+INDEX_FORMAT = "vnsearch-index-4"
 # Formats earlier versions wrote; their indexes are refused with "rebuild" rather than misread.
-OLDER_INDEX_FORMATS = ("vnsearch-index", "vnsearch-index-2")
+OLDER_INDEX_FORMATS = ("vnsearch-index", "vnsearch-index-2", "vnsearch-index-3")
 
 
 def default_index_dir() -> Path:
@@ -222,15 +226,23 @@ def document_fields(articles: Sequence[Article], keys: TermKeys) -> IndexedBatch
     for article, exact, folded in zip(articles, body.exact.per_text(len(articles)), body.folded.per_text(len(articles))):
         date = article.date.replace(tzinfo=None) if article.date and article.date.tzinfo else article.date
         signature = near_duplicate_signature(keys.stable_hashes(folded))
-        documents.append(IndexedDocument(_stored_fields(article), date, article.source, article.category, keys.fingerprint(exact), signature))
+        fingerprint = keys.fingerprint(exact)
+        # Stored so that an update can merge a new article into an exact copy already indexed.
+        stored = {**_stored_fields(article), "fingerprint": fingerprint}
+        documents.append(IndexedDocument(stored, date, article.source, article.category, fingerprint, signature))
     return IndexedBatch(terms, documents)
+
+
+def _origin_file(article: Article) -> str:
+    """The file an article was read from, absolute, so that an update run from another
+    directory (cron) recognises its files."""
+    return os.path.abspath(article.origin.rsplit(":", 1)[0] if _is_jsonl_origin(article.origin) else article.origin)
 
 
 def _stored_fields(article: Article) -> dict:
     return {
         "id": article.id,
-        # Absolute, so that an update run from another directory (cron) recognises its files.
-        "origin": os.path.abspath(article.origin.rsplit(":", 1)[0] if _is_jsonl_origin(article.origin) else article.origin),
+        "origin": _origin_file(article),
         "content_hash": content_hash(article),
         "title": article.title,
         "body": article.body,
@@ -269,9 +281,10 @@ def _is_jsonl_origin(origin: str) -> bool:
 
 def collect_articles(
     records: Iterable[Article | Problem], summary: BuildSummary, report: Report
-) -> list[tuple[Article, list[str]]]:
-    """Articles to index, each with the ids of its exact duplicates; problems are counted."""
-    kept: dict[str, tuple[Article, list[str]]] = {}
+) -> list[tuple[Article, list[str], str]]:
+    """Articles to index, each with the ids of its exact duplicates and its body fingerprint;
+    problems are counted."""
+    kept: dict[str, tuple[Article, list[str], str]] = {}
     ids: dict[str, str] = {}
     for record, fingerprint in _with_fingerprints(records, TermKeys()):
         if isinstance(record, Problem):
@@ -282,12 +295,12 @@ def collect_articles(
             continue
         ids[record.id] = record.origin
         if fingerprint in kept:
-            first, copies = kept[fingerprint]
+            first, copies, _ = kept[fingerprint]
             copies.append(record.id)
             summary.duplicates += 1
             report.write(id=record.id, origin=record.origin, status="duplicate", duplicate_of=first.id)
             continue
-        kept[fingerprint] = (record, [])
+        kept[fingerprint] = (record, [], fingerprint)
         summary.warnings += len(record.warnings)
     return list(kept.values())
 
@@ -363,6 +376,7 @@ def build_index(
         summary.seconds = round(time.perf_counter() - started, 2)
         manifest = _manifest(settings, fingerprints, summary, segments, built_at=_now())
         manifest["duplicates"] = _write_duplicates(generation, duplicates)
+        manifest["files"] = describe_files(generation.path, _listed_files(manifest))
         generation.write_manifest(manifest)
         publish(index_dir, generation)
     return summary
@@ -499,8 +513,14 @@ def read_duplicates(generation: Generation, manifest: dict) -> dict[str, list[st
     name = manifest.get("duplicates")
     if not name:
         return {}
-    with open(generation.path / name, encoding="utf-8") as f:
-        return json.load(f)
+    try:
+        with open(generation.path / name, encoding="utf-8") as f:
+            table = json.load(f)
+    except (OSError, ValueError) as e:
+        raise damaged(generation.path / name, f"cannot be read ({e})") from None
+    if not isinstance(table, dict):
+        raise damaged(generation.path / name, "not a copies table")
+    return table
 
 
 # An update that would leave more segments than this merges them all into one: every query
@@ -542,10 +562,8 @@ def update_index(
     log = Report(report)
     with WriterLock(index_dir):
         remove_stale_generations(index_dir)
-        live = current_generation(index_dir)
-        manifest = live.manifest()
-        settings = check_manifest(manifest, index_dir)
-        live_segments = SegmentSet(live.path, manifest["segments"])
+        live, manifest, settings = open_generation(index_dir)
+        live_segments = open_segments(live, manifest)
         # Files of earlier runs that are gone drop out; their articles are removed below.
         all_known = manifest.get("sources", {})
         known_sources = {p: fp for p, fp in all_known.items() if Path(p).exists()}
@@ -559,53 +577,137 @@ def update_index(
             return summary
         articles = collect_articles(read_sources(sources), summary, log)
         live_duplicates = read_duplicates(live, manifest)
-        duplicates = dict(live_duplicates)  # values are replaced, never changed in place
-        stored = {doc["id"]: (docnum, doc.get("content_hash", ""), doc.get("origin", "")) for docnum, doc in live_segments.iter_live()}
-        to_write: list[Article] = []
-        deleted: set[int] = set()  # global numbers of live documents replaced or removed
-        seen: set[str] = set()
-        for article, copies in articles:
-            seen.add(article.id)
-            duplicates.pop(article.id, None)
-            if copies:
-                duplicates[article.id] = copies
-            previous = stored.get(article.id)
-            if previous is not None and previous[1] == content_hash(article):
-                summary.unchanged += 1
-                continue
-            to_write.append(article)
-            summary.indexed += 1
-            if previous is None:
-                summary.added += 1
-            else:
-                summary.changed += 1
-                deleted.add(previous[0])
-            log.write(id=article.id, origin=article.origin, status="added" if previous is None else "changed")
+        changes = _Changes(live_segments, live_duplicates, set(fingerprints))
+        for article, copies, fingerprint in articles:
+            changes.read(article, copies, fingerprint, summary, log)
         if not keep_missing:
-            updated_files = set(fingerprints)
-            for doc_id, (docnum, _, origin) in stored.items():
-                if doc_id in seen:
-                    continue
-                if origin in updated_files or not Path(origin).exists():
-                    deleted.add(docnum)
-                    duplicates.pop(doc_id, None)
-                    summary.removed += 1
-                    log.write(id=doc_id, origin=origin, status="removed")
-        if not (summary.added or summary.changed or summary.removed) and duplicates == live_duplicates:
-            live.write_manifest({**manifest, "sources": {**known_sources, **fingerprints}})
-            generation = live
+            changes.remove_gone(summary, log)
+        new_sources = {**known_sources, **fingerprints}
+        if not (summary.added or summary.changed or summary.removed) and changes.duplicates == live_duplicates and new_sources == all_known:
+            generation = live  # nothing to write: the live generation stays as it is
         else:
+            # Even when only the record of the source files changed, a new generation is
+            # written (hard links, no data copied): a live manifest is never rewritten in place.
             generation = copy_generation(live, index_dir)
-            segments = _updated_segments(generation, live_segments, deleted, to_write, show_progress)
+            segments = _updated_segments(generation, live_segments, changes.deleted, changes.to_write, show_progress)
             summary.seconds = round(time.perf_counter() - started, 2)
-            new_manifest = _manifest(settings, {**known_sources, **fingerprints}, summary, segments, built_at=_now(), previous=manifest)
-            new_manifest["duplicates"] = _write_duplicates(generation, duplicates)
+            new_manifest = _manifest(settings, new_sources, summary, segments, built_at=_now(), previous=manifest)
+            new_manifest["duplicates"] = _write_duplicates(generation, changes.duplicates)
             _remove_unlisted_files(generation, new_manifest)
+            new_manifest["files"] = describe_files(generation.path, _listed_files(new_manifest), known=manifest.get("files"))
             generation.write_manifest(new_manifest)
             publish(index_dir, generation)
     summary.generation = generation.path.name
     summary.seconds = round(time.perf_counter() - started, 2)
     return summary
+
+
+class _LiveDocument(NamedTuple):
+    docnum: int
+    content_hash: str
+    origin: str
+    fingerprint: str
+
+
+class _Changes:
+    """What an update does to the live index, decided article by article as a build would.
+
+    A build keeps the first of each exact copy in reading order and skips a second article
+    with an id already read; an update sees the live index as read before this run's
+    articles, so ``update([a])`` then ``update([b])`` gives the index ``build([a, b])`` gives.
+    """
+
+    def __init__(self, live: SegmentSet, duplicates: dict[str, list[str]], updated_files: set[str]) -> None:
+        self.stored = {
+            doc["id"]: _LiveDocument(docnum, doc.get("content_hash", ""), doc.get("origin", ""), doc.get("fingerprint", ""))
+            for docnum, doc in live.iter_live()
+        }
+        self.by_body = {d.fingerprint: doc_id for doc_id, d in self.stored.items() if d.fingerprint}
+        self.duplicates = {kept: list(copies) for kept, copies in duplicates.items()}
+        self.copy_of = {copy: kept for kept, copies in duplicates.items() for copy in copies}
+        self.updated_files = updated_files
+        self.to_write: list[Article] = []
+        self.deleted: set[int] = set()  # global numbers of live documents replaced or removed
+        self.seen: set[str] = set()
+
+    def read(self, article: Article, copies: list[str], fingerprint: str, summary: BuildSummary, log: Report) -> None:
+        """Take one article read by this run (with the ids of its copies read in this run)."""
+        previous = self.stored.get(article.id)
+        if previous is not None and previous.origin != _origin_file(article) and previous.origin not in self.updated_files \
+                and Path(previous.origin).exists():
+            # The id is indexed from another file that still holds it: as in a build, the
+            # article read first keeps the id.
+            _skip(summary, log, Problem(article.origin, f"duplicate id: {article.id} was already read from {previous.origin}", article.id))
+            return
+        self.seen.add(article.id)
+        self.seen.update(copies)
+        for copy in copies:
+            self._forget_copy(copy)
+        kept = self.by_body.get(fingerprint)
+        if kept is not None and kept != article.id:
+            # An exact copy of an article already in the index: merged into it.
+            if self.copy_of.get(article.id) != kept:
+                self._forget_copy(article.id)
+                self._add_copies(kept, [article.id])
+                summary.duplicates += 1
+                log.write(id=article.id, origin=article.origin, status="duplicate", duplicate_of=kept)
+            else:
+                summary.unchanged += 1
+            self._add_copies(kept, copies)
+            if previous is not None:  # it was an article of its own until now
+                self._delete(article.id, previous)
+                summary.removed += 1
+            return
+        self._forget_copy(article.id)
+        self._add_copies(article.id, copies)
+        if previous is not None and previous.content_hash == content_hash(article):
+            summary.unchanged += 1
+            return
+        self.to_write.append(article)
+        self.by_body[fingerprint] = article.id
+        summary.indexed += 1
+        if previous is None:
+            summary.added += 1
+        else:
+            summary.changed += 1
+            self.deleted.add(previous.docnum)
+        log.write(id=article.id, origin=article.origin, status="added" if previous is None else "changed")
+
+    def remove_gone(self, summary: BuildSummary, log: Report) -> None:
+        """Remove the live articles whose file is among this run's and no longer holds them,
+        or whose file no longer exists."""
+        for doc_id, previous in self.stored.items():
+            if doc_id in self.seen or previous.docnum in self.deleted:
+                continue
+            if previous.origin in self.updated_files or not Path(previous.origin).exists():
+                self._delete(doc_id, previous)
+                self.duplicates.pop(doc_id, None)
+                summary.removed += 1
+                log.write(id=doc_id, origin=previous.origin, status="removed")
+
+    def _delete(self, doc_id: str, previous: _LiveDocument) -> None:
+        self.deleted.add(previous.docnum)
+        if self.by_body.get(previous.fingerprint) == doc_id:
+            del self.by_body[previous.fingerprint]
+
+    def _add_copies(self, kept: str, copies: list[str]) -> None:
+        if not copies:
+            return
+        listed = self.duplicates.setdefault(kept, [])
+        for copy in copies:
+            if copy not in listed:
+                listed.append(copy)
+            self.copy_of[copy] = kept
+
+    def _forget_copy(self, copy: str) -> None:
+        """``copy`` is no longer an exact copy of the article it was merged into."""
+        kept = self.copy_of.pop(copy, None)
+        if kept is not None and kept in self.duplicates:
+            remaining = [c for c in self.duplicates[kept] if c != copy]
+            if remaining:
+                self.duplicates[kept] = remaining
+            else:
+                del self.duplicates[kept]
 
 
 def _updated_segments(generation: Generation, live: SegmentSet, deleted: set[int], to_write: list[Article], show_progress: bool) -> list[dict]:
@@ -643,11 +745,18 @@ def _write_segment(articles: list[Article], directory: Path, name: str, show_pro
     return {"name": name, "docs": writer.docs, "deleted": None}
 
 
+def _listed_files(manifest: dict) -> list[str]:
+    """Every file a generation uses besides its manifest: segment files, deletion lists, the
+    copies table."""
+    segments = manifest["segments"]
+    wanted = [f for e in segments for f in segment_files(e["name"])]
+    wanted += [e["deleted"] for e in segments if e.get("deleted")] + [manifest["duplicates"]]
+    return wanted
+
+
 def _remove_unlisted_files(generation: Generation, manifest: dict) -> None:
     """Drop the hard links to files of the previous generation that this one no longer uses."""
-    segments = manifest["segments"]
-    wanted = {f for e in segments for f in segment_files(e["name"])}
-    wanted |= {e["deleted"] for e in segments if e.get("deleted")} | {manifest["duplicates"]}
+    wanted = set(_listed_files(manifest))
     for f in generation.path.iterdir():
         if f.is_file() and f.name != MANIFEST and f.name not in wanted:
             f.unlink()
@@ -664,6 +773,8 @@ def _manifest(settings: IndexSettings, fingerprints: dict, summary: BuildSummary
         "package_version": PACKAGE_VERSION,
         "analyzer_version": settings.analyzer_version,
         "settings": settings.to_manifest(),
+        # Query-time tables that change scores: recorded so stats can say if they changed since.
+        "ranking_tables": ranking_tables(),
         "built_at": (previous or {}).get("built_at", built_at),
         "updated_at": built_at,
         "sources": fingerprints,
@@ -692,14 +803,37 @@ def check_manifest(manifest: dict, where: Path) -> IndexSettings:
             f"{where}: built with analyzer {version}, this vnsearch uses {ANALYZER_VERSION}; "
             "rebuild it with 'vnsearch index --rebuild'"
         )
+    if "checksum" not in manifest:
+        raise damaged(where, "malformed: it has no checksum")
+    if not isinstance(manifest.get("files"), dict) or not isinstance(manifest.get("segments"), list) or "duplicates" not in manifest:
+        raise damaged(where, "malformed: the list of segments or files is missing")
+    listed = set(_listed_files(manifest))
+    if not listed <= set(manifest["files"]):
+        missing = sorted(listed - set(manifest["files"]))[0]
+        raise damaged(where, f"malformed: {missing} is used but has no checksum")
     known = {f for f in IndexSettings.__dataclass_fields__}
     values = {k: v for k, v in manifest.get("settings", {}).items() if k in known}
     return IndexSettings(**values)
 
 
-def open_generation(index_dir: str | os.PathLike) -> tuple[Generation, dict, IndexSettings]:
-    """The live generation of an index with its manifest and checked settings."""
-    generation = current_generation(Path(index_dir))
+def open_generation(index_dir: str | os.PathLike, verify: bool = True, generation: Generation | None = None) -> tuple[Generation, dict, IndexSettings]:
+    """The live generation of an index with its manifest and checked settings.
+
+    Every file the manifest lists is checked: its size always, its CRC-32 with ``verify``
+    (once per file and process, see ``indexer.checksums``). A damaged file raises
+    CorruptIndex naming it.
+    """
+    generation = generation or current_generation(Path(index_dir))
     manifest = generation.manifest()
-    settings = check_manifest(manifest, Path(index_dir))
+    settings = check_manifest(manifest, generation.path / MANIFEST)
+    verify_files(generation.path, manifest["files"], full=verify)
     return generation, manifest, settings
+
+
+def open_segments(generation: Generation, manifest: dict) -> SegmentSet:
+    """The segments of a checked generation (``open_generation``); a file that passed its
+    checksum but cannot be read as what it should be is named too."""
+    try:
+        return SegmentSet(generation.path, manifest["segments"])
+    except (OSError, ValueError, KeyError, TypeError, EOFError) as e:
+        raise damaged(generation.path, f"a segment cannot be read ({type(e).__name__}: {e})") from None

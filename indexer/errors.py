@@ -4,9 +4,13 @@ from __future__ import annotations
 
 
 class VnsearchError(Exception):
-    """Base class: something the user can fix; the message says what and where."""
+    """Base class: something the user can fix; the message says what and where.
 
-    exit_code = 1
+    ``exit_code`` is the documented exit status of the ``vnsearch`` command for this error
+    (README "Exit codes"); 1 is not one of them: it means "search found nothing".
+    """
+
+    exit_code = 5
 
 
 class SourceNotFound(VnsearchError):
@@ -15,6 +19,14 @@ class SourceNotFound(VnsearchError):
 
 class NotAnIndex(VnsearchError):
     """A directory expected to hold a vnsearch index does not."""
+
+
+class CorruptIndex(NotAnIndex):
+    """A file of the index is damaged, truncated, missing or malformed; ``path`` names it."""
+
+    def __init__(self, message: str, path: str | None = None) -> None:
+        super().__init__(message)
+        self.path = path
 
 
 class IncompatibleIndex(VnsearchError):

@@ -25,6 +25,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from indexer.checksums import damaged, read_manifest, sealed
 from indexer.errors import IndexLocked, NotAnIndex
 
 CURRENT = "CURRENT"
@@ -45,11 +46,12 @@ class Generation:
         return int(_GENERATION.match(self.path.name).group(1))
 
     def manifest(self) -> dict:
-        with open(self.path / MANIFEST, encoding="utf-8") as f:
-            return json.load(f)
+        """The manifest, its own checksum checked (CorruptIndex if missing or altered)."""
+        return read_manifest(self.path / MANIFEST)
 
     def write_manifest(self, manifest: dict) -> None:
-        _write_atomically(self.path / MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=2, default=str))
+        """Write the manifest with its checksum (``indexer.checksums``)."""
+        _write_atomically(self.path / MANIFEST, json.dumps(sealed(manifest), ensure_ascii=False, indent=2, default=str))
 
 
 def current_generation(index_dir: Path) -> Generation:
@@ -60,12 +62,20 @@ def current_generation(index_dir: Path) -> Generation:
     if not index_dir.is_dir():
         raise NotAnIndex(f"{index_dir}: not a folder, so not an index")
     try:
-        name = (index_dir / CURRENT).read_text(encoding="utf-8").strip()
+        raw = (index_dir / CURRENT).read_bytes()
     except FileNotFoundError:
+        if any(_GENERATION.match(p.name) for p in index_dir.iterdir()):
+            raise damaged(index_dir / CURRENT, "missing, so no generation is live") from None
         raise NotAnIndex(f"{index_dir}: not a vnsearch index (no {CURRENT} file); build one with 'vnsearch index'") from None
+    try:
+        name = raw.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise damaged(index_dir / CURRENT, "not a generation name (unreadable bytes)") from None
+    if not _GENERATION.match(name):
+        raise damaged(index_dir / CURRENT, f"{name[:40]!r} is not a generation name")
     generation = Generation(index_dir / name)
-    if not _GENERATION.match(name) or not (generation.path / MANIFEST).exists():
-        raise NotAnIndex(f"{index_dir}: {CURRENT} names {name!r}, which is not a complete index; rebuild it")
+    if not (generation.path / MANIFEST).exists():
+        raise damaged(index_dir / CURRENT, f"names {name!r}, which is not a complete index")
     return generation
 
 

@@ -24,10 +24,11 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from indexer.analysis import normalize_term
-from indexer.build import IndexSettings, open_generation, read_duplicates
+from indexer.build import IndexSettings, open_generation, open_segments, read_duplicates
 from indexer.near_duplicates import near_copy_matrix
+from indexer.ranking_tables import ranking_tables
 from indexer.segment import NO_DATE, SegmentSet
-from indexer.errors import NotAnIndex, QueryError
+from indexer.errors import CorruptIndex, QueryError
 from indexer.store import Generation, current_generation
 from search.query import ParsedQuery, parse_day, parse_query
 from search.engine import Engine
@@ -170,7 +171,11 @@ class IndexStats:
     built_at: str
     updated_at: str
     last_run: dict
-    settings: dict
+    settings: dict  # as recorded in the index
+    tuned: dict = field(default_factory=dict)  # overridden for this Index object by tune()
+    # Per query-time table (abbreviations, headline evidence): its files, the fingerprint the
+    # index was built with, the one in force now, and whether they are the same.
+    ranking_tables: dict = field(default_factory=dict)
 
     def to_json(self) -> dict:
         return {
@@ -185,14 +190,17 @@ class IndexStats:
             "updated_at": self.updated_at,
             "last_run": self.last_run,
             "settings": self.settings,
+            "tuned": self.tuned,
+            "ranking_tables": self.ranking_tables,
         }
 
 
 class Index:
     """A vnsearch index on disk, opened for searching. Thread-safe for concurrent searches."""
 
-    def __init__(self, path: str | os.PathLike) -> None:
+    def __init__(self, path: str | os.PathLike, verify: bool = True) -> None:
         self.path = Path(path)
+        self._verify = verify
         self._lock = threading.Lock()
         self._generation: Generation | None = None
         # Everything a search reads from one generation, replaced as one tuple by _load so that
@@ -200,12 +208,15 @@ class Index:
         self._state: tuple[SegmentSet, Engine, Suggester, dict[str, list[str]]] | None = None
         self._manifest: dict = {}
         self.settings = IndexSettings()
+        self._tuned: dict = {}  # tune() overrides, kept when a new generation is opened
         self._load()
 
     @classmethod
-    def open(cls, path: str | os.PathLike) -> "Index":
-        """Open an index built by ``vnsearch index``; NotAnIndex / IncompatibleIndex otherwise."""
-        return cls(path)
+    def open(cls, path: str | os.PathLike, verify: bool = True) -> "Index":
+        """Open an index built by ``vnsearch index``; NotAnIndex / IncompatibleIndex otherwise,
+        CorruptIndex (naming the file) if a file is damaged. ``verify`` checks every file's
+        CRC-32 the first time this process opens it; without, only sizes are checked."""
+        return cls(path, verify)
 
     def _load(self) -> None:
         """Open the live generation: its manifest and its files, from the same generation.
@@ -214,15 +225,19 @@ class Index:
         than the two newest; if it removed the one being opened, open the new live one.
         """
         for attempt in range(3):
-            generation, manifest, settings = open_generation(self.path)
+            generation = current_generation(self.path)
             try:
-                segments = SegmentSet(generation.path, manifest.get("segments", []))
+                _, manifest, settings = open_generation(self.path, self._verify, generation)
+                segments = open_segments(generation, manifest)
                 duplicates = read_duplicates(generation, manifest)
                 break
-            except (OSError, ValueError, KeyError) as e:
+            except CorruptIndex:
+                # A writer removes generations older than the two newest; if it removed the one
+                # being opened, its files are gone: open the new live one.
                 if attempt < 2 and current_generation(self.path) != generation:
                     continue
-                raise NotAnIndex(f"{self.path}: the index files are unreadable ({e}); rebuild it") from None
+                raise
+        settings = replace(settings, **self._tuned)
         engine = Engine(segments, k1=settings.bm25_k1, b=settings.bm25_b)
         self._state = (segments, engine, Suggester(engine), duplicates)
         self._generation, self._manifest, self.settings = generation, manifest, settings
@@ -245,8 +260,10 @@ class Index:
 
     def tune(self, **settings) -> None:
         """Change query-time settings (weights, BM25 k1/b) for this object only, for experiments
-        such as bench/quality.py; the index on disk keeps the settings it was built with."""
-        self.settings = replace(self.settings, **settings)
+        such as bench/quality.py; the index on disk keeps the settings it was built with. The
+        change holds across refreshes, and ``stats().tuned`` lists it."""
+        self.settings = replace(self.settings, **settings)  # TypeError names an unknown setting
+        self._tuned.update(settings)
         self._engine.k1, self._engine.b = self.settings.bm25_k1, self.settings.bm25_b
 
     def refresh(self) -> bool:
@@ -417,11 +434,23 @@ class Index:
             updated_at=m.get("updated_at", ""),
             last_run=m.get("last_run", {}),
             settings=m.get("settings", {}),
+            tuned=dict(self._tuned),
+            ranking_tables=_ranking_tables_compared(m.get("ranking_tables", {})),
         )
 
     def __len__(self) -> int:
         self.refresh()
         return self._engine.documents
+
+
+def _ranking_tables_compared(recorded: dict) -> dict:
+    """The query-time tables in force beside the fingerprints the index recorded."""
+    out = {}
+    for name, in_force in ranking_tables().items():
+        built_with = recorded.get(name, {}).get("sha1")
+        out[name] = {"files": in_force["files"], "in_force": in_force["sha1"], "built_with": built_with,
+                     "same": built_with == in_force["sha1"]}
+    return out
 
 
 def _recency(segments: SegmentSet, engine: Engine) -> np.ndarray:

@@ -5,7 +5,8 @@ It parses options, calls the library, and formats the library's result objects f
 
 Exit codes: 0 success (search: at least one hit); 1 search found nothing; 2 usage error or a
 query with nothing to search; 3 index built but some input documents were skipped; 4 the index
-is being written by another process; 5 missing source, not an index, or incompatible index.
+is being written by another process; 5 missing source, not an index, an incompatible index, or
+a damaged one (the file is named).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import typer
 
 from indexer.analysis import document_terms
 from indexer.build import BuildSummary, IndexSettings, build_index, default_index_dir, shipped_corpus, update_index
+from indexer.check import check_index
 from indexer.errors import QueryError, VnsearchError
 from search.api import Index, SearchResults
 
@@ -34,7 +36,6 @@ app = typer.Typer(
 EXIT_NO_HITS = 1
 EXIT_USAGE = 2
 EXIT_SKIPPED = 3
-EXIT_PROBLEM = 5
 WIDTH = 80
 
 IndexOption = typer.Option(
@@ -49,8 +50,7 @@ def _index_dir(index: Optional[Path]) -> Path:
 
 def _fail(error: VnsearchError) -> None:
     typer.echo(f"vnsearch: error: {error}", err=True)
-    code = error.exit_code if error.exit_code != 1 else EXIT_PROBLEM
-    raise typer.Exit(code)
+    raise typer.Exit(error.exit_code)
 
 
 def _color() -> bool:
@@ -214,10 +214,12 @@ def _run_batch(ix: Index, batch: str, options: dict) -> None:
         raise typer.Exit(EXIT_USAGE)
     with stream:
         for line_no, line in enumerate(stream, start=1):
-            text = line.rstrip("\n")
-            if not text.strip():
-                continue
+            # One output line per input line, in order, whatever the line holds: a program
+            # pairs input line i with output line i.
+            text = line.rstrip("\r\n")
             try:
+                if not text.strip():
+                    raise QueryError("empty line: nothing to search for")
                 out = ix.search(text, **options).to_json()
             except QueryError as e:
                 out = {"query": text, "took_ms": 0.0, "total": 0, "hits": [], "error": f"line {line_no}: {e}"}
@@ -298,8 +300,31 @@ def stats_command(
         ("last update", stats.updated_at),
         ("last run", ", ".join(f"{k} {v}" for k, v in run.items())),
     ]
+    for name, table in stats.ranking_tables.items():
+        state = "as built" if table["same"] else "CHANGED since the index was built: scores differ from the build's"
+        lines.append(({"headline_evidence": "headlines"}.get(name, name), f"{state} ({', '.join(Path(f).name for f in table['files'])})"))
     for label, value in lines:
         typer.echo(f"{label:<13} {value}")
+
+
+@app.command("check")
+def check_command(
+    index: Optional[Path] = IndexOption,
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Read the whole index and verify it: every file's checksum, term tables, postings, stored
+    documents. Exit 0 if sound; 5 naming the damaged file otherwise."""
+    try:
+        report = check_index(_index_dir(index))
+    except VnsearchError as e:
+        _fail(e)
+    if as_json:
+        typer.echo(json.dumps(report.to_json(), ensure_ascii=False))
+        return
+    typer.echo(
+        f"ok: {report.index_dir} ({report.generation}): {report.documents:,} documents in {report.segments} "
+        f"segment(s), {report.files} files, {report.bytes_checked / 1e6:.1f} MB checked in {report.seconds:.1f} s"
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -346,6 +371,6 @@ def main() -> None:
         app()
     except VnsearchError as e:  # anything a command did not translate itself
         typer.echo(f"vnsearch: error: {e}", err=True)
-        sys.exit(EXIT_PROBLEM)
+        sys.exit(e.exit_code)
     except KeyboardInterrupt:
         sys.exit(130)

@@ -38,14 +38,25 @@ def test_search_json(corpus_index_dir):
     assert set(hit) >= {"id", "score", "title", "source", "date", "snippet"}
 
 
-def test_batch_from_stdin_gives_one_json_line_per_query(corpus_index_dir):
+def test_batch_gives_one_json_line_per_input_line_in_order(corpus_index_dir):
     result = run("search", "--batch", "-", "--index", corpus_index_dir, "--fields", "body", "--limit", 2,
-                 input="sinh hoạt chi bộ\n\n!!!\ngia lua\n")
+                 input="sinh hoạt chi bộ\n\n!!!\n   \ngia lua\n")
     lines = [json.loads(line) for line in result.output.splitlines()]
-    assert [l["query"] for l in lines] == ["sinh hoạt chi bộ", "!!!", "gia lua"]
+    assert [l["query"] for l in lines] == ["sinh hoạt chi bộ", "", "!!!", "   ", "gia lua"]
     assert lines[0]["hits"][0]["id"] == SEED_ID and "took_ms" in lines[0]
-    assert lines[1]["hits"] == [] and "no words" in lines[1]["error"]
-    assert lines[2]["hits"][0]["id"] == "002_gia_lua"
+    assert lines[1]["hits"] == [] and lines[1]["error"].startswith("line 2: empty line")
+    assert lines[2]["hits"] == [] and "line 3" in lines[2]["error"] and "no words" in lines[2]["error"]
+    assert lines[3]["hits"] == [] and lines[3]["error"].startswith("line 4: empty line")
+    assert lines[4]["hits"][0]["id"] == "002_gia_lua" and "error" not in lines[4]
+
+
+def test_every_error_class_carries_its_documented_exit_code():
+    from indexer.errors import (CorruptIndex, IncompatibleIndex, IndexLocked, NotAnIndex, QueryError,
+                                SourceNotFound, VnsearchError)
+
+    documented = {QueryError: 2, IndexLocked: 4, SourceNotFound: 5, NotAnIndex: 5, IncompatibleIndex: 5,
+                  CorruptIndex: 5, VnsearchError: 5}
+    assert {cls: cls.exit_code for cls in documented} == documented
 
 
 def test_no_hits_exits_1(corpus_index_dir):

@@ -120,12 +120,14 @@ def test_index_from_another_analyzer_version_is_refused(corpus_index_dir, tmp_pa
     import json
     import shutil
 
+    from indexer.checksums import sealed
+
     copy = tmp_path / "old"
     shutil.copytree(corpus_index_dir, copy)
     manifest_path = next(copy.glob("gen-*/manifest.json"))
     manifest = json.loads(manifest_path.read_text())
     manifest["analyzer_version"] = "vi-0"
-    manifest_path.write_text(json.dumps(manifest))
+    manifest_path.write_text(json.dumps(sealed(manifest)))  # as that version would have written it
     with pytest.raises(IncompatibleIndex, match="rebuild"):
         Index.open(copy)
 

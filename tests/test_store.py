@@ -111,8 +111,38 @@ def test_an_index_from_an_older_format_is_refused_for_search_and_update_with_reb
     build_index([CORPUS], tmp_path / "ix")
     manifest_path = next((tmp_path / "ix").glob("gen-*/manifest.json"))
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    manifest_path.write_text(json.dumps({**manifest, "format": "vnsearch-index-2"}), encoding="utf-8")
+    # As vnsearch 0.2 wrote it: format 3, no checksums.
+    older = {k: v for k, v in manifest.items() if k not in ("checksum", "files")}
+    manifest_path.write_text(json.dumps({**older, "format": "vnsearch-index-3"}), encoding="utf-8")
     with pytest.raises(IncompatibleIndex, match="older vnsearch.*rebuild"):
         Index.open(tmp_path / "ix")
     with pytest.raises(IncompatibleIndex, match="older vnsearch.*rebuild"):
         update_index([CORPUS], tmp_path / "ix")
+
+
+def test_tuned_settings_hold_across_a_refresh_and_stats_lists_them(tmp_path):
+    src, ix = tmp_path / "src", tmp_path / "ix"
+    page(src, "a", "Giá lúa tăng", "Giá lúa tươi tăng thêm 300 đồng mỗi ki lô gam ở miền Tây.")
+    build_index([src], ix)
+    with Index.open(ix) as index:
+        index.tune(title_weight=5.0)
+        build_index([src], ix)  # a new generation: the next search refreshes
+        index.search("giá lúa")
+        assert index.settings.title_weight == 5.0
+        stats = index.stats()
+        assert stats.tuned == {"title_weight": 5.0} and stats.settings["title_weight"] == 2.0
+
+
+def test_stats_says_when_the_abbreviation_table_in_force_is_not_the_one_built_with(tmp_path, monkeypatch):
+    src, ix = tmp_path / "src", tmp_path / "ix"
+    page(src, "a", "UBND tỉnh họp", "Ủy ban nhân dân tỉnh Lào Cai họp phiên thường kỳ tháng 12.")
+    build_index([src], ix)
+    with Index.open(ix) as index:
+        tables = index.stats().ranking_tables
+        assert tables["abbreviations"]["same"] and tables["headline_evidence"]["same"]
+        extra = tmp_path / "them.tsv"
+        extra.write_text("BCĐ\tBan chỉ đạo\n", encoding="utf-8")
+        monkeypatch.setenv("VNSEARCH_ABBREVIATIONS", str(extra))
+        tables = index.stats().ranking_tables
+        assert not tables["abbreviations"]["same"] and str(extra) in tables["abbreviations"]["files"]
+        assert tables["headline_evidence"]["same"]

@@ -1,5 +1,6 @@
 """Scheduled updates: incremental work, the writer lock, and survival of SIGKILL at any moment."""
 
+import json
 import os
 import random
 import shutil
@@ -10,11 +11,11 @@ import time
 
 import pytest
 
-from indexer import IndexLocked
+from indexer import IndexLocked, IndexSettings, build_index
 from indexer.build import update_index
-from indexer.store import WriterLock
+from indexer.store import WriterLock, current_generation
 from search import Index
-from tests.conftest import CORPUS, ROOT
+from tests.conftest import CORPUS, ROOT, SEED_ID
 
 ADDED_SENTENCE = "Thương lái Cần Thơ thu mua lúa Đài Thơm 8 với giá kỷ lục trong tuần này."
 
@@ -154,3 +155,69 @@ def test_many_small_updates_merge_their_segments(tmp_path):
         assert len(index) == MAX_SEGMENTS + 3
         assert [h.id for h in index.search(f'"{ADDED_SENTENCE}"')] == [pages[1].stem]
         assert sorted(h.id for h in index.search("và của các", limit=100)) == sorted(p.stem for p in pages[: MAX_SEGMENTS + 3])
+
+
+# -- one index whichever way it was reached --------------------------------------------------
+
+
+def _records_from_corpus() -> list[dict]:
+    records = []
+    for page in sorted(CORPUS.glob("*.txt")):
+        title, _, body = page.read_text(encoding="utf-8").partition("\n")
+        records.append({"id": page.stem, "title": title, "body": body.strip(), "source": "corpus"})
+    return records
+
+
+def _write_jsonl(path, records) -> None:
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+
+
+def _index_contents(index_dir) -> tuple:
+    queries = ["sinh hoạt chi bộ", "tinh uy lao cai", "giá lúa", "đảng viên", "lũ quét", "U23", "ca trù", "vắc xin"]
+    with Index.open(index_dir) as index:
+        every = index.search("và của các là có", limit=100, collapse=False)
+        documents = sorted((hit.id, hit.duplicates) for hit in every)
+        ranked = {q: [(h.id, round(h.score, 4)) for h in index.search(q, limit=10, collapse=False)] for q in queries}
+        return len(index), documents, ranked
+
+
+def test_build_at_once_in_two_processes_and_update_in_three_steps_give_one_index(tmp_path):
+    records = _records_from_corpus()
+    seed = next(r for r in records if r["id"] == SEED_ID)
+    # Exact copies in other tone placement, case and spacing; one in the same part as its
+    # original, one in a later part; and an id used again in a later part.
+    copy_later = {**seed, "id": "copy-tong-ket", "body": seed["body"].replace("Tỉnh ủy", "Tỉnh uỷ").upper()}
+    copy_same = {**records[2], "id": "copy-gia-lua", "body": "  ".join(records[2]["body"].split(" "))}
+    same_id = {**records[5], "body": "Một bài khác hẳn mang cùng mã số: Hội nông dân xã tổ chức tập huấn."}
+    parts = [records[:6] + [copy_same], records[6:11] + [copy_later], records[11:] + [same_id]]
+    files = []
+    for n, part in enumerate(parts, start=1):
+        files.append(tmp_path / f"part{n}.jsonl")
+        _write_jsonl(files[-1], part)
+
+    build_index(files, tmp_path / "at-once")
+    build_index(files, tmp_path / "two-procs", IndexSettings(procs=2))
+    for f in files:
+        update_index([f], tmp_path / "in-steps")
+
+    at_once = _index_contents(tmp_path / "at-once")
+    assert at_once[0] == 15
+    assert (SEED_ID, ("copy-tong-ket",)) in at_once[1] and (records[2]["id"], ("copy-gia-lua",)) in at_once[1]
+    assert _index_contents(tmp_path / "two-procs") == at_once
+    assert _index_contents(tmp_path / "in-steps") == at_once
+
+
+def test_an_update_that_only_touches_files_publishes_a_new_generation_not_an_edited_one(tmp_path):
+    src, ix = tmp_path / "src", tmp_path / "ix"
+    src.mkdir()
+    make_state(src, "A")
+    update_index([src], ix)
+    live = current_generation(ix)
+    manifest_bytes = (live.path / "manifest.json").read_bytes()
+    for page in src.glob("*.txt"):
+        os.utime(page, (time.time() + 60, time.time() + 60))  # touched, not changed
+    summary = update_index([src], ix)
+    assert summary.unchanged == 6 and summary.indexed == 0
+    assert (live.path / "manifest.json").read_bytes() == manifest_bytes  # never rewritten in place
+    assert current_generation(ix).number == live.number + 1
+    assert update_index([src], ix).generation == current_generation(ix).path.name  # and then nothing to do

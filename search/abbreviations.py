@@ -8,16 +8,17 @@ same format named in ``$VNSEARCH_ABBREVIATIONS`` (separated by ":").
 
 from __future__ import annotations
 
-import os
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 from indexer.analysis import analyze, exact_analyzer, fold_diacritics
 from indexer.errors import VnsearchError
+from indexer.ranking_tables import ABBREVIATIONS_ENVIRONMENT, SHIPPED_ABBREVIATIONS, abbreviation_files
 
-SHIPPED = Path(__file__).resolve().parent / "data" / "abbreviations.tsv"
-ENVIRONMENT = "VNSEARCH_ABBREVIATIONS"
+SHIPPED = SHIPPED_ABBREVIATIONS
+ENVIRONMENT = ABBREVIATIONS_ENVIRONMENT
 
 
 class AbbreviationFileError(VnsearchError):
@@ -62,6 +63,30 @@ class Abbreviations:
         return found
 
 
+    def rewritings(self, text: str) -> list[str]:
+        """``text`` with one abbreviation or expansion in it written the other way:
+        "ủy ban nhân dân tỉnh" -> ["UBND tỉnh"]; "UBND tỉnh" -> ["Ủy ban nhân dân tỉnh"].
+
+        A phrase or a required clause is satisfied by any of these, as a synonym graph
+        satisfies a phrase query in Lucene.
+        """
+        out: list[str] = []
+        for m in re.finditer(r"\S+", text):
+            word = m.group().strip(_PUNCTUATION)
+            entry = self._by_short.get(_folded_key(word))
+            if entry is not None and word:
+                start = m.start() + m.group().index(word)
+                out += [text[:start] + e + text[start + len(word) :] for e in entry.expansions]
+        spans = [(fold_diacritics(t.text), t.startchar, t.endchar) for t in exact_analyzer()(text, chars=True) if not t.compound]
+        for size in range(min(self._longest, len(spans)), 1, -1):
+            for start in range(len(spans) - size + 1):
+                window = spans[start : start + size]
+                entry = self._by_long.get(tuple(term for term, _, _ in window))
+                if entry is not None:
+                    out.append(text[: window[0][1]] + entry.short + text[window[-1][2] :])
+        return list(dict.fromkeys(r for r in out if r != text))
+
+
 _PUNCTUATION = ".,;:!?\"'()[]“”‘’«»…"
 
 
@@ -103,5 +128,4 @@ def _load(paths: tuple[str, ...]) -> Abbreviations:
 
 def default_abbreviations() -> Abbreviations:
     """The shipped table plus the files named in $VNSEARCH_ABBREVIATIONS (theirs win)."""
-    extra = [p for p in os.environ.get(ENVIRONMENT, "").split(":") if p]
-    return _load(tuple([str(SHIPPED)] + extra))
+    return _load(tuple(abbreviation_files()))

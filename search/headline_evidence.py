@@ -30,9 +30,10 @@ from pathlib import Path
 from typing import Iterable
 
 from indexer.analysis import TermKeys, batch_terms
+from indexer.ranking_tables import HEADLINE_EVIDENCE
 from indexer.sources import NO_TITLE, Article
 
-SHIPPED = Path(__file__).resolve().parent / "data" / "headline_evidence.tsv"
+SHIPPED = HEADLINE_EVIDENCE
 # How many headlines' worth of the overall share a word's own counts are mixed with.
 PRIOR_HEADLINES = 10.0
 # Words used in fewer headlines than this are not written to the table: their weight would be

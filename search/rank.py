@@ -92,6 +92,7 @@ def build_query(
     scored: list[Node] = []
     required: list[Node] = []
     excluded: list[Node] = []
+    table = abbreviations if abbreviations is not None else default_abbreviations()
     for clause in parsed.clauses:
         syllables = query_syllables(clause.text)
         if not syllables:
@@ -104,11 +105,10 @@ def build_query(
         _collect_terms(terms, syllables)
         scored.append(_clause_query(*args))
         if clause.phrase or clause.field or require_all:
-            required.append(_clause_requirement(*args))
+            required.append(_satisfied_by_any_form(clause, args[2], table))
     if not scored:
         raise QueryError(f"the query {parsed.text!r} has no words to search for")
     also: list[str] = []
-    table = abbreviations if abbreviations is not None else default_abbreviations()
     for clause in parsed.positive:
         for other in table.alternatives(clause.text):
             syllables = query_syllables(other)
@@ -202,6 +202,19 @@ def _clause_requirement(clause: Clause, syllables: list[Syllable], scope: _Scope
         return Sum(tuple(AllOf(tuple(parts)) for parts in _phrase_parts(syllables, fields, weights, settings, accented)))
     per_syllable = _syllable_queries([s for s in syllables if not s.compound] or syllables, fields, weights, settings, accented, scope.worth)
     return AllOf(tuple(per_syllable))
+
+
+def _satisfied_by_any_form(clause: Clause, scope: _Scope, table: Abbreviations) -> Node:
+    """What a required clause needs, as typed or with an abbreviation in it written the other
+    way: '"ủy ban nhân dân"' is satisfied by a page that writes "UBND" (Sum matches where
+    any of its children does)."""
+    forms = [clause.text] + table.rewritings(clause.text)
+    requirements = []
+    for text in forms:
+        syllables = query_syllables(text)
+        if syllables:
+            requirements.append(_clause_requirement(Clause(text, clause.phrase, False, clause.field), syllables, scope))
+    return requirements[0] if len(requirements) == 1 else Sum(tuple(requirements))
 
 
 def _distinct(items):

@@ -33,6 +33,32 @@ def test_a_written_out_name_finds_the_abbreviation(corpus_index):
     assert SEED_ID in ids(results) and "HĐND" in results.also_searched
 
 
+def test_a_phrase_or_required_word_is_satisfied_by_its_other_form(tmp_path):
+    from indexer import build_index
+    from tests.conftest import write_page
+
+    src = tmp_path / "src"
+    write_page(src, "viet-tat.txt", "UBND tỉnh Lào Cai họp phiên cuối năm\n\nUBND tỉnh Lào Cai đã họp phiên thường kỳ tháng 12.\n")
+    write_page(src, "viet-du.txt", "Ủy ban nhân dân huyện Bát Xát tiếp dân\n\nỦy ban nhân dân huyện Bát Xát tiếp công dân định kỳ.\n")
+    write_page(src, "khac.txt", "Giá lúa tăng\n\nGiá lúa tươi tăng thêm 300 đồng mỗi ki lô gam.\n")
+    build_index([src], tmp_path / "ix")
+    with Index.open(tmp_path / "ix") as index:
+        phrase = index.search('"ủy ban nhân dân"')
+        assert phrase.also_searched == ("UBND",) and set(ids(phrase)) == {"viet-tat", "viet-du"}
+        assert ids(phrase)[0] == "viet-du"  # the form typed ranks first
+        assert set(ids(index.search('"UBND tỉnh"'))) == {"viet-tat"}
+        assert set(ids(index.search('"ủy ban nhân dân tỉnh"'))) == {"viet-tat"}  # "UBND tỉnh"
+        assert set(ids(index.search("UBND Bát Xát", require_all=True))) == {"viet-du"}
+        assert set(ids(index.search("title:UBND"))) == {"viet-tat", "viet-du"}
+
+
+def test_rewritings_put_the_other_form_in_place():
+    table = default_abbreviations()
+    assert table.rewritings("ủy ban nhân dân tỉnh Lào Cai") == ["UBND tỉnh Lào Cai"]
+    assert "Ủy ban nhân dân tỉnh" in table.rewritings("UBND tỉnh")
+    assert table.rewritings("giá lúa") == []
+
+
 def test_users_extend_the_table_with_their_own_file(tmp_path, monkeypatch, corpus_index_dir):
     extra = tmp_path / "mine.tsv"
     extra.write_text("# my newsroom's abbreviations\nLĐLĐ\tLiên đoàn Lao động\n", encoding="utf-8")

@@ -23,7 +23,7 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-from indexer.analysis import normalize_term
+from indexer.analysis import metadata_key, normalize_term
 from indexer.build import IndexSettings, open_generation, open_segments, read_duplicates
 from indexer.near_duplicates import near_copy_matrix
 from indexer.ranking_tables import ranking_tables
@@ -78,6 +78,27 @@ class Hit:
         }
 
 
+@dataclass(frozen=True)
+class Article:
+    """One article in full, for reading: its hit fields, and its title and whole text with
+    the words of a query highlighted (``Snippet``s that cover all of them)."""
+
+    hit: Hit
+    body: Snippet
+    title: Snippet
+
+    def to_json(self) -> dict:
+        """The documented JSON form of one article (``vnsearch inspect --json`` and the HTTP
+        API): the hit's keys without rank, score and highlights, plus the whole text."""
+        out = self.hit.to_json()
+        for key in ("rank", "score", "highlights"):
+            out.pop(key)
+        out["body"] = self.body.text
+        out["body_html"] = self.body.html
+        out["highlights"] = self.body.marked
+        return out
+
+
 SORT_ORDERS = ("relevance", "date")
 FACETS = ("source", "category", "year")
 
@@ -110,6 +131,8 @@ class Query:
     recent: bool = False
     collapse: bool = True
     snippet_chars: int = 240
+    source: str | None = None
+    category: str | None = None
 
 
 @dataclass(frozen=True)
@@ -305,6 +328,8 @@ class Index:
         facets: bool = False,
         recent: bool = False,
         collapse: bool = True,
+        source: str | None = None,
+        category: str | None = None,
     ) -> SearchResults:
         """Rank documents for ``query`` and return one page of ``limit`` hits with snippets.
 
@@ -313,14 +338,15 @@ class Index:
         dated in that range; ``sort="date"`` lists newest first; ``facets`` counts the matching
         articles by source, category and year; ``recent`` boosts newer articles (see
         RECENCY_WEIGHT); ``collapse`` folds near copies of a story into the first of its hits
-        (``Hit.near_duplicates``). Raises QueryError for a query with nothing to search or a
-        bad option.
+        (``Hit.near_duplicates``); ``source``/``category`` keep the articles of that source or
+        category (as ``source:`` in the query; case and diacritics ignored). Raises QueryError
+        for a query with nothing to search or a bad option.
         """
         if isinstance(query, Query):
             return self.search(
                 query.text, query.limit, query.fields, query.require_all, query.snippet_chars, page=query.page,
                 sort=query.sort, since=query.since, until=query.until, facets=query.facets, recent=query.recent,
-                collapse=query.collapse,
+                collapse=query.collapse, source=query.source, category=query.category,
             )
         started = time.perf_counter()
         self.refresh()
@@ -330,6 +356,9 @@ class Index:
             if decoded is not None:
                 (searched_for, typed_as), query = decoded, decoded[0]
         parsed = query if isinstance(query, ParsedQuery) else parse_query(query)
+        if source or category:
+            parsed = replace(parsed, sources=parsed.sources + ([metadata_key(source)] if source else []),
+                             categories=parsed.categories + ([metadata_key(category)] if category else []))
         fields = tuple(fields)
         unknown = [f for f in fields if f not in SEARCHABLE_FIELDS]
         if unknown or not fields:
@@ -387,6 +416,23 @@ class Index:
             if docs.size:
                 return self._hit(segments, self._duplicates, 0, int(docs[0]), 0.0, QueryTerms(), 240)
         return None
+
+    def read(self, doc_id: str, highlight: str | None = None) -> "Article | None":
+        """One article in full (its copies' ids work too), the words of the query ``highlight``
+        marked in the whole text as a search would mark them; None if there is no such id."""
+        hit = self.get(doc_id)
+        if hit is None:
+            return None
+        terms = QueryTerms()
+        if highlight and highlight.strip():
+            try:
+                terms = build_query(parse_query(highlight), self.settings, SEARCHABLE_FIELDS).terms
+            except QueryError:
+                pass  # nothing to highlight in it: the article is shown plain
+        segments = self._segments
+        stored = segments.stored(int(self._engine.postings("id", hit.id).docs[0]))
+        body = stored.get("body", "")
+        return Article(hit, make_snippet(body, terms, max(len(body), 1)), make_snippet(hit.title, terms, max(len(hit.title), 1)))
 
     def suggest(self, text: str) -> str | None:
         """A corrected query for a misspelt one ("Tỉnh ủyy" -> "Tỉnh ủy"), or None."""

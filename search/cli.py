@@ -328,6 +328,46 @@ def check_command(
 
 
 # --------------------------------------------------------------------------------------------
+# serve
+# --------------------------------------------------------------------------------------------
+
+
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity), not every core of the machine."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+@app.command("serve")
+def serve_command(
+    index: Optional[Path] = IndexOption,
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (default: this machine only)."),
+    port: int = typer.Option(8080, "--port", min=1, max=65535, help="Port to listen on."),
+    workers: int = typer.Option(0, "--workers", min=0, help="Worker processes (default 0: one per available core)."),
+    cors_origin: Optional[List[str]] = typer.Option(
+        None, "--cors-origin", help="Allow a browser page from this origin to call the API (repeatable; none by default).",
+        show_default=False,
+    ),
+) -> None:
+    """Serve the HTTP JSON API (/api/search, /api/articles/ID, /api/suggest, /api/stats) and the search page at /."""
+    import uvicorn
+
+    from search.server import ENV_CORS
+
+    index_dir = _index_dir(index).resolve()
+    workers = workers or available_cores()
+    # Every worker process builds its app from the environment (uvicorn imports it by name).
+    os.environ["VNSEARCH_INDEX"] = str(index_dir)
+    os.environ[ENV_CORS] = ",".join(cors_origin or [])
+    shown_host = f"[{host}]" if ":" in host else host
+    typer.echo(f"vnsearch: serving {index_dir} at http://{shown_host}:{port}/ with {workers} worker(s); Ctrl-C stops", err=True)
+    uvicorn.run("search.server:app_from_environment", factory=True, host=host, port=port, workers=workers,
+                log_level="warning", access_log=False)
+
+
+# --------------------------------------------------------------------------------------------
 # inspect
 # --------------------------------------------------------------------------------------------
 
@@ -341,17 +381,17 @@ def inspect_command(
     """Show one indexed article: what is stored for it and the terms its title is indexed as."""
     try:
         with Index.open(_index_dir(index)) as ix:
-            hit = ix.get(doc_id)
+            article = ix.read(doc_id)
     except VnsearchError as e:
         _fail(e)
-    if hit is None:
+    if article is None:
         typer.echo(f"vnsearch: no article with id {doc_id!r} in this index", err=True)
         raise typer.Exit(EXIT_NO_HITS)
+    hit = article.hit
     terms = document_terms(hit.title)
     analysed = {"exact": terms.texts(0), "folded": terms.texts(1), "folded bigrams": terms.texts(2)}
     if as_json:
-        out = hit.to_json()
-        out.pop("rank"), out.pop("score"), out.pop("highlights")
+        out = article.to_json()
         out["title_terms"] = analysed
         typer.echo(json.dumps(out, ensure_ascii=False))
         return

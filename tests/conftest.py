@@ -43,3 +43,11 @@ def write_page(folder: Path, name: str, text: str, encoding: str = "utf-8") -> P
 
 def ids(results) -> list[str]:
     return [hit.id for hit in results]
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Keep each test's outcome on its item, so fixtures can act on failure (screenshots)."""
+    outcome = yield
+    if call.when == "call":
+        item.rep_call = outcome.get_result()

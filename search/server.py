@@ -1,0 +1,244 @@
+"""``vnsearch serve``: the HTTP JSON API and the search page, a thin layer over ``search.Index``.
+
+Built on Starlette through FastAPI (request validation, the OpenAPI schema at
+``/openapi.json`` and ``/docs``, threads for the blocking ``Index.search``), served by uvicorn,
+with Jinja2 templates that escape everything by default. Every response body is made by the
+library's own serializers (``SearchResults.to_json``, ``Article.to_json``,
+``IndexStats.to_json``): the API answers exactly what ``vnsearch search --json`` prints.
+
+One ``Index`` per worker process, shared by that worker's threads (it is thread-safe); it
+follows every generation an update publishes. Several worker processes share the
+memory-mapped index files through the page cache, which is how the server uses every core.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import Optional
+from urllib.parse import urlencode
+
+from fastapi import FastAPI, Query as Param, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.cors import CORSMiddleware
+
+from indexer.build import default_index_dir
+from indexer.errors import CorruptIndex, IncompatibleIndex, NotAnIndex, QueryError, VnsearchError
+from search.api import SORT_ORDERS, Index, SearchResults
+
+# Caps on what one request may ask for: a query longer than anyone types, or a page of
+# thousands of snippets, is refused with a clear 400 rather than served slowly to everyone.
+MAX_QUERY_CHARS = 1000
+MAX_LIMIT = 100
+MAX_PAGE = 1000
+ENV_CORS = "VNSEARCH_CORS_ORIGINS"  # how `vnsearch serve --workers N` hands options to workers
+
+TEMPLATES = Jinja2Templates(directory=str(Path(__file__).resolve().parent / "templates"))
+
+
+class ApiError(Exception):
+    """An error answered as ``{"error": message, "code": code}`` with an HTTP status."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+class IndexHolder:
+    """The worker's one ``Index``, opened on first use: a server started before the first
+    build answers 503 until the index exists, then serves it without a restart."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._index: Index | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> Index:
+        if self._index is None:
+            with self._lock:
+                if self._index is None:
+                    try:
+                        self._index = Index.open(self.path)
+                    except (NotAnIndex, IncompatibleIndex) as e:
+                        raise _unavailable(e) from None
+        return self._index
+
+
+def _unavailable(error: VnsearchError) -> ApiError:
+    code = "index_damaged" if isinstance(error, CorruptIndex) else "index_unavailable"
+    return ApiError(503, code, str(error))
+
+
+def create_app(index_dir: str | os.PathLike | None = None, cors_origins: list[str] | None = None) -> FastAPI:
+    """The server's application for one index folder (default: ``$VNSEARCH_INDEX`` or the
+    user's data folder). ``cors_origins`` allows those origins to call the API from a
+    browser; none are allowed by default."""
+    holder = IndexHolder(Path(index_dir) if index_dir is not None else default_index_dir())
+    app = FastAPI(
+        title="vnsearch",
+        version="0.3.0",
+        description="Vietnamese-aware full-text search over a news archive. Responses are the `--json` objects of the `vnsearch` command.",
+    )
+    if cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=cors_origins, allow_methods=["GET"], allow_headers=["*"])
+    _add_error_handlers(app)
+
+    @app.get("/healthz", tags=["service"], summary="Is the index open and searchable?")
+    def healthz() -> dict:
+        index = _call(holder.get)
+        stats = _call(index.stats)
+        return {"status": "ok", "generation": stats.generation, "documents": stats.documents}
+
+    @app.get("/api/search", tags=["search"], summary="Ranked hits with highlighted snippets (as `vnsearch search --json`)")
+    def api_search(
+        q: str = Param(..., description='The query, e.g. "sinh hoạt chi bộ" (same language as the CLI).'),
+        limit: int = Param(10, description=f"Hits per page, 1–{MAX_LIMIT}."),
+        page: int = Param(1, description=f"Which page, 1–{MAX_PAGE}."),
+        fields: str = Param("title,body", description="Where to look: title, body or both."),
+        all: bool = Param(False, description="Every word must match (AND)."),
+        since: Optional[str] = Param(None, description="Articles dated on or after (2021, 2021-12, 2021-12-02)."),
+        until: Optional[str] = Param(None, description="Articles dated on or before."),
+        sort: str = Param("relevance", description="relevance, or date (newest first)."),
+        facets: bool = Param(False, description="Count matching articles by source, category and year."),
+        recent: bool = Param(False, description="Boost newer articles."),
+        source: Optional[str] = Param(None, description="Only this source (case and diacritics ignored)."),
+        category: Optional[str] = Param(None, description="Only this category."),
+    ) -> dict:
+        return _search(holder, q, limit=limit, page=page, fields=fields, require_all=all, since=since, until=until,
+                       sort=sort, facets=facets, recent=recent, source=source, category=category).to_json()
+
+    @app.get("/api/articles/{doc_id}", tags=["search"], summary="One article in full (as `vnsearch inspect --json`, without title terms)")
+    def api_article(doc_id: str, q: Optional[str] = Param(None, description="Highlight this query's words.")) -> dict:
+        return _article(holder, doc_id, q).to_json()
+
+    @app.get("/api/suggest", tags=["search"], summary="Did you mean: a correction from the index's vocabulary, or null")
+    def api_suggest(q: str = Param(...)) -> dict:
+        _check_query(q)
+        index = _call(holder.get)
+        return {"query": q, "suggestion": _call(index.suggest, q)}
+
+    @app.get("/api/stats", tags=["service"], summary="What is in the index (as `vnsearch stats --json`)")
+    def api_stats() -> dict:
+        return _call(_call(holder.get).stats).to_json()
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def page(request: Request, q: str = "", page: int = 1, source: str = "", category: str = "", year: str = "",
+             since: str = "", until: str = "", sort: str = "relevance") -> HTMLResponse:
+        state = {"q": q, "source": source, "category": category, "year": year, "since": since, "until": until, "sort": sort}
+        context = {"request": request, "state": state, "results": None, "error": None, "url": _url_maker(state)}
+        if q.strip():
+            try:
+                since_, until_ = (year, year) if year else (since or None, until or None)
+                context["results"] = _search(holder, q, limit=10, page=page, fields="title,body", require_all=False,
+                                             since=since_, until=until_, sort=sort, facets=True, recent=False,
+                                             source=source or None, category=category or None)
+            except ApiError as e:
+                if e.status >= 500:
+                    raise
+                context["error"] = e.message
+        status = 400 if context["error"] else 200
+        return TEMPLATES.TemplateResponse(request, "search.html", context, status_code=status)
+
+    @app.get("/articles/{doc_id}", response_class=HTMLResponse, include_in_schema=False)
+    def article_page(request: Request, doc_id: str, q: str = "") -> HTMLResponse:
+        article = _article(holder, doc_id, q or None)
+        back = "/?" + urlencode({"q": q}) if q else "/"
+        return TEMPLATES.TemplateResponse(request, "article.html", {"request": request, "article": article, "q": q, "back": back})
+
+    return app
+
+
+def app_from_environment() -> FastAPI:
+    """The application as ``vnsearch serve --workers N`` starts it in each worker process:
+    the index folder from ``$VNSEARCH_INDEX``, allowed origins from ``$VNSEARCH_CORS_ORIGINS``."""
+    origins = [o for o in os.environ.get(ENV_CORS, "").split(",") if o]
+    return create_app(default_index_dir(), origins or None)
+
+
+# -- the work of a request -----------------------------------------------------------------------
+
+
+def _check_query(q: str) -> None:
+    if len(q) > MAX_QUERY_CHARS:
+        raise ApiError(400, "query_too_long", f"the query is {len(q):,} characters; at most {MAX_QUERY_CHARS:,} are searched")
+
+
+def _search(holder: IndexHolder, q: str, *, limit: int, page: int, fields: str, require_all: bool, since, until,
+            sort: str, facets: bool, recent: bool, source, category) -> SearchResults:
+    _check_query(q)
+    if not 1 <= limit <= MAX_LIMIT:
+        raise ApiError(400, "bad_parameter", f"limit must be between 1 and {MAX_LIMIT}, not {limit}")
+    if not 1 <= page <= MAX_PAGE:
+        raise ApiError(400, "bad_parameter", f"page must be between 1 and {MAX_PAGE}, not {page}")
+    if sort not in SORT_ORDERS:
+        raise ApiError(400, "bad_parameter", f"sort must be one of {', '.join(SORT_ORDERS)}, not {sort!r}")
+    field_list = tuple(f.strip() for f in fields.split(",") if f.strip())
+    index = _call(holder.get)
+    return _call(index.search, q, limit=limit, fields=field_list, require_all=require_all, page=page, sort=sort,
+                 since=since, until=until, facets=facets, recent=recent, source=source, category=category)
+
+
+def _article(holder: IndexHolder, doc_id: str, q: str | None):
+    if q is not None:
+        _check_query(q)
+    index = _call(holder.get)
+    # The id is only ever looked up in the index's own id field, never used as a path, so
+    # "../../etc/passwd" is just an id that no article has.
+    article = _call(index.read, doc_id, q)
+    if article is None:
+        raise ApiError(404, "not_found", f"no article with id {doc_id!r} in this index")
+    return article
+
+
+def _call(function, *args, **kwargs):
+    """Run a library call, turning the errors a user can cause into API errors."""
+    try:
+        return function(*args, **kwargs)
+    except QueryError as e:
+        raise ApiError(400, "bad_query", str(e)) from None
+    except (NotAnIndex, IncompatibleIndex) as e:
+        raise _unavailable(e) from None
+    except VnsearchError as e:
+        raise ApiError(400, type(e).__name__, str(e)) from None
+
+
+def _url_maker(state: dict):
+    """For the page's links: the current query and filters with some changed (shareable URLs)."""
+
+    def url(**changes) -> str:
+        merged = {**state, **changes}
+        kept = {k: v for k, v in merged.items() if v not in ("", None) and not (k == "sort" and v == "relevance") and not (k == "page" and v == 1)}
+        return "/?" + urlencode(kept)
+
+    return url
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    def body(status: int, code: str, message: str, request: Request):
+        if request.url.path.startswith("/api/") or request.url.path == "/healthz":
+            return JSONResponse({"error": message, "code": code}, status_code=status)
+        return TEMPLATES.TemplateResponse(request, "error.html", {"request": request, "status": status, "message": message},
+                                          status_code=status)
+
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, error: ApiError):
+        return body(error.status, error.code, error.message, request)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, error: RequestValidationError):
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'][1:])}: {e['msg']}" for e in error.errors())
+        return body(400, "bad_parameter", problems or "invalid request", request)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: StarletteHTTPException):
+        code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
+        return body(error.status_code, code, str(error.detail), request)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, error: Exception):
+        # A bug: the client gets a JSON error, never a traceback (uvicorn logs it).
+        return body(500, "internal_error", "internal error; the server log has the details", request)

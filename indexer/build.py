@@ -43,7 +43,7 @@ from indexer.store import (
     remove_stale_generations,
 )
 
-PACKAGE_VERSION = "0.2.0"
+PACKAGE_VERSION = "0.3.0"
 # 4: the manifest lists every file with its size and CRC-32 and carries its own checksum
 # (indexer.checksums); stored documents carry their body fingerprint (exact-copy merging).
 INDEX_FORMAT = "vnsearch-index-4"
@@ -88,6 +88,13 @@ class IndexSettings:
     bigram_weight: float = 0.5
     opening_weight: float = 0.15  # added for matches in the body's first paragraph
     phrase_bonus: float = 3.0  # short queries whose syllables all stand together (search.rank)
+    # The whole phrase's BM25 parameters: how often an article uses the words the query means
+    # together says what it is about; that count saturates more slowly (k1) and is discounted
+    # less for a long article (b) than a syllable's, which mostly counts other words' parts.
+    # (A short page that names a party-cell meeting once outranked the long article about it at
+    # 1.2/0.75; at 2.0/0.3 the article wins, and bench/quality.py moves by at most 0.001.)
+    phrase_k1: float = 2.0
+    phrase_b: float = 0.3
     abbreviation_weight: float = 0.1  # the other form of an abbreviation ("UBND" <-> "Ủy ban nhân dân")
     headline_evidence: float = 2.0  # power of a query term's headline evidence (search.headline_evidence); 0: off
     tiebreak: float = 0.3  # how much the other fields add to the best-matching one

@@ -36,6 +36,10 @@ class Term:
     field: str
     text: str
     boost: float = 1.0
+    # BM25 parameters of this term when not the engine's: how fast its frequency saturates
+    # (k1) and how much a long document is discounted (b). See search.rank's phrase bonus.
+    k1: float | None = None
+    b: float | None = None
 
 
 @dataclass(frozen=True)
@@ -123,22 +127,23 @@ class Engine:
 
     def term_scores(self, term: Term) -> tuple[np.ndarray, np.ndarray]:
         """(documents, scores) of one term."""
-        docs, unit = self.unit_scores(term.field, term.text)
+        docs, unit = self.unit_scores(term.field, term.text, term.k1, term.b)
         return docs, unit * np.float32(term.boost)
 
-    def unit_scores(self, fieldname: str, text: str) -> tuple[np.ndarray, np.ndarray]:
+    def unit_scores(self, fieldname: str, text: str, k1: float | None = None, b: float | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(documents, BM25 scores at boost 1) of a term, cached: the common syllables of a
-        language come back in almost every query."""
-        key = (fieldname, text, self.k1, self.b)
-        return self._scores.get_or_compute(key, lambda: self._bm25(fieldname, text))
+        language come back in almost every query. ``k1``/``b`` default to the engine's."""
+        k1 = self.k1 if k1 is None else k1
+        b = self.b if b is None else b
+        return self._scores.get_or_compute((fieldname, text, k1, b), lambda: self._bm25(fieldname, text, k1, b))
 
-    def _bm25(self, fieldname: str, text: str) -> tuple[np.ndarray, np.ndarray]:
+    def _bm25(self, fieldname: str, text: str, k1: float, b: float) -> tuple[np.ndarray, np.ndarray]:
         p = self.postings(fieldname, text)
         if p.docs.size == 0:
             return p.docs, p.freqs
         lengths, average = self.field_lengths(fieldname)
-        norm = self.k1 * (1.0 - self.b + self.b * lengths[p.docs] / average)
-        scores = self.idf(p.docs.size) * p.freqs * (self.k1 + 1.0) / (p.freqs + norm)
+        norm = k1 * (1.0 - b + b * lengths[p.docs] / average)
+        scores = self.idf(p.docs.size) * p.freqs * (k1 + 1.0) / (p.freqs + norm)
         return p.docs, scores.astype(np.float32)
 
     def _densify(self, docs: np.ndarray, unit: np.ndarray) -> np.ndarray:
@@ -159,9 +164,10 @@ class Engine:
         all documents cost more than reading their postings.
         """
         if isinstance(node, Term):
-            docs, unit = self.unit_scores(node.field, node.text)
+            docs, unit = self.unit_scores(node.field, node.text, node.k1, node.b)
             if docs.size > self.DENSE_SHARE * self.size:
-                dense = self._dense.get_or_compute((node.field, node.text, self.k1, self.b), lambda: self._densify(docs, unit))
+                key = (node.field, node.text, node.k1 or self.k1, self.b if node.b is None else node.b)
+                dense = self._dense.get_or_compute(key, lambda: self._densify(docs, unit))
                 out += dense if node.boost == 1.0 else dense * np.float32(node.boost)
             else:
                 out[docs] += unit * np.float32(node.boost)  # a term's documents are distinct, so += adds each once

@@ -189,7 +189,10 @@ def _whole_phrase_bonus(syllables, fields, weights, settings: IndexSettings) -> 
         return None
     per_field = []
     for name in fields:
-        terms = tuple(Term(f"{name}_fold_bi", f"{a.folded} {b.folded}", weights[name] * settings.phrase_bonus) for a, b in zip(plain, plain[1:]))
+        terms = tuple(
+            Term(f"{name}_fold_bi", f"{a.folded} {b.folded}", weights[name] * settings.phrase_bonus, settings.phrase_k1, settings.phrase_b)
+            for a, b in zip(plain, plain[1:])
+        )
         per_field.append(Gate(AllOf(terms), Sum(terms)))
     return _best_field(per_field, settings)
 

@@ -1,10 +1,13 @@
 """Searching the shipped corpus: which documents come back, in what order, what is highlighted."""
 
+import shutil
+
 import pytest
 
+from indexer import build_index
 from indexer.errors import IncompatibleIndex, NotAnIndex, QueryError
 from search import Index
-from tests.conftest import SEED_ID, ids
+from tests.conftest import CORPUS, SEED_ID, ids, write_page
 
 
 def test_phrase_as_written_ranks_the_seed_first_and_highlights_it(corpus_index):
@@ -137,3 +140,30 @@ def test_stats(corpus_index):
     assert stats.documents == 15
     assert stats.to_json()["documents"] == 15
     assert stats.analyzer_version.startswith("vi-")
+
+
+def test_the_article_about_a_phrase_beats_a_short_page_that_mentions_it_once(tmp_path):
+    # The seed is about "sinh hoạt chi bộ" (four times, in a long article); a short page about
+    # a village road mentions a party-cell meeting once in passing. BM25 discounts the long
+    # article's count by its length; the whole phrase's count is discounted less (phrase_b).
+    src = tmp_path / "src"
+    src.mkdir()
+    shutil.copy(CORPUS / f"{SEED_ID}.txt", src)
+    write_page(src, "103_xa_nam_cuong.txt", (
+        "Xã Nam Cường làm đường giao thông nông thôn\n"
+        "Lê Hà   20-11-2021 14:00:00   LCĐT - Người dân xã Nam Cường góp công, góp đất làm đường bê tông về các thôn.\n\n"
+        "Tại buổi sinh hoạt chi bộ tháng 11, đảng viên thôn Nậm Cang thống nhất đi đầu hiến đất làm đường.\n"))
+    write_page(src, "101_bat_xat_mua_lu.txt", (
+        "Bát Xát khắc phục hậu quả mưa lũ\n"
+        "Minh Tuấn   16-07-2021 09:00:00   LCĐT - Huyện Bát Xát huy động lực lượng khắc phục hậu quả mưa lũ.\n\n"
+        "Mưa lớn kéo dài làm sạt lở nhiều tuyến đường liên xã.\n"))
+    write_page(src, "104_kim_thanh.txt", (
+        "Cửa khẩu Kim Thành thông quan trở lại\n"
+        "Đức Anh   05-11-2021 10:00:00   LCĐT - Hoạt động xuất nhập khẩu qua cửa khẩu quốc tế Kim Thành đã được nối lại.\n\n"
+        "Mỗi ngày có hàng trăm xe hàng nông sản được thông quan.\n"))
+    build_index([src], tmp_path / "ix")
+    with Index.open(tmp_path / "ix") as index:
+        for typed in ("sinh hoạt chi bộ", "sinh hoatj chi booj", "sinh hoat chi bo"):
+            assert ids(index.search(typed))[:2] == [SEED_ID, "103_xa_nam_cuong"], typed
+        index.tune(phrase_k1=1.2, phrase_b=0.75)  # the phrase discounted like a syllable
+        assert ids(index.search("sinh hoạt chi bộ"))[0] == "103_xa_nam_cuong"

@@ -28,6 +28,7 @@ from indexer.analysis import ANALYZER_VERSION, TermKeys, batch_terms
 from indexer.checksums import damaged, describe_files, verify_files
 from indexer.near_duplicates import signature as near_duplicate_signature
 from indexer.ranking_tables import ranking_tables
+from indexer.merge import merge_by_policy
 from indexer.segment import SegmentSet, SegmentWriter, deleted_docs, segment_files
 from indexer.errors import CorruptIndex, IncompatibleIndex, NotAnIndex
 from indexer.sources import Article, Problem, Share, read_sources
@@ -101,10 +102,14 @@ class IndexSettings:
     bm25_k1: float = 1.2
     bm25_b: float = 0.75
     procs: int = 1
+    # Each writing process flushes a segment when its buffer reaches this (MB); segments are
+    # then merged by MERGE_FACTOR (indexer.merge). Peak memory follows this, not the corpus.
+    memory_mb: float = 512
 
     def to_manifest(self) -> dict:
         d = asdict(self)
         d.pop("procs")  # how it was built, not what it is
+        d.pop("memory_mb")
         return d
 
 
@@ -271,16 +276,6 @@ def add_articles(writer: SegmentWriter, keys: TermKeys, articles: Sequence[Artic
     return batch.documents
 
 
-def article_from_stored(stored: dict) -> Article:
-    """The article a stored document was made from (to re-index it when segments merge)."""
-    return Article(
-        id=stored["id"], title=stored.get("title") or "", body=stored.get("body") or "",
-        origin=stored.get("origin") or "", date=datetime.fromisoformat(stored["date"]) if stored.get("date") else None,
-        source=stored.get("source"), authors=list(stored.get("authors") or []), category=stored.get("category"),
-        url=stored.get("url"), lead=stored.get("lead"), meta=stored.get("meta") or {},
-    )
-
-
 def _is_jsonl_origin(origin: str) -> bool:
     head, _, tail = origin.rpartition(":")
     return tail.isdigit() and bool(head)
@@ -376,8 +371,9 @@ def build_index(
     with WriterLock(index_dir):
         remove_stale_generations(index_dir)  # what a killed writer left behind
         generation = new_generation(index_dir)
-        shares = _read_and_write_shares(sources, generation.path, settings.procs, show_progress)
+        shares = _read_and_write_shares(sources, generation.path, settings.procs, settings.memory_mb, show_progress)
         segments, duplicates = _keep_first_copies(shares, generation, summary, log)
+        segments = merge_by_policy(generation.path, segments)
         summary.added = summary.indexed
         summary.generation = generation.path.name
         summary.seconds = round(time.perf_counter() - started, 2)
@@ -389,12 +385,21 @@ def build_index(
     return summary
 
 
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity), not every core of the machine:
+    the default number of build processes and server workers."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 @dataclass
 class _ShareResult:
     """What one process read and wrote: its segment (None if it had no articles), each
     article's place, and the problems it met."""
 
-    segment: dict | None
+    segments: list[dict]  # in document order
     articles: list[tuple[int, str, str, str, list[str]]]  # ordinal, id, origin, fingerprint, warnings
     problems: list[Problem]
 
@@ -403,9 +408,9 @@ class _ShareResult:
 _FORK_PROGRESS = None
 
 
-def _read_and_write_shares(sources: list[str], directory: Path, procs: int, show_progress: bool) -> list[_ShareResult]:
-    procs = max(1, min(procs, os.cpu_count() or 1))
-    jobs = [(sources, Share(i, procs), str(directory), f"s{i + 1:06d}") for i in range(procs)]
+def _read_and_write_shares(sources: list[str], directory: Path, procs: int, memory_mb: float, show_progress: bool) -> list[_ShareResult]:
+    procs = max(1, min(procs, available_cores()))
+    jobs = [(sources, Share(i, procs), str(directory), memory_mb) for i in range(procs)]
     with tqdm(desc="indexing", unit="doc", disable=not show_progress, leave=False) as bar:
         if procs == 1:
             return [_read_and_write_share(*jobs[0], progress=bar.update)]
@@ -432,10 +437,12 @@ def _read_and_write_forked_share(*job) -> _ShareResult:
     return _read_and_write_share(*job, progress=progress)
 
 
-def _read_and_write_share(sources: list[str], share: Share, directory: str, name: str, progress) -> _ShareResult:
-    keys = TermKeys()
-    writer = SegmentWriter(INDEX_FIELDS, keys.text)
-    articles, problems = [], []
+def _read_and_write_share(sources: list[str], share: Share, directory: str, memory_mb: float, progress) -> _ShareResult:
+    """Read, analyse and write one process's share of the input, flushing a segment whenever
+    the writer's buffer reaches ``memory_mb`` (each with its own term keys, so nothing grows
+    with the corpus)."""
+    articles, problems, segments = [], [], []
+    budget = memory_mb * 2**20
 
     def articles_read() -> Iterator[Article]:
         for record in read_sources(sources, share):
@@ -444,14 +451,27 @@ def _read_and_write_share(sources: list[str], share: Share, directory: str, name
             else:
                 yield record
 
+    def new_writer() -> tuple[TermKeys, SegmentWriter]:
+        keys = TermKeys()
+        return keys, SegmentWriter(INDEX_FIELDS, keys.text)
+
+    def flush(writer: SegmentWriter) -> None:
+        if writer.docs:
+            # Unique across the processes: the k-th segment of share i of n.
+            name = f"s{len(segments) * share.of + share.index + 1:06d}"
+            writer.write(Path(directory), name)
+            segments.append({"name": name, "docs": writer.docs, "deleted": None})
+
+    keys, writer = new_writer()
     for batch in _batches(articles_read()):
         for record, doc in zip(batch, add_articles(writer, keys, batch)):
             articles.append((record.ordinal, record.id, record.origin, doc.fingerprint, record.warnings))
         progress(len(batch))
-    if not articles:
-        return _ShareResult(None, [], problems)
-    writer.write(Path(directory), name)
-    return _ShareResult({"name": name, "docs": writer.docs, "deleted": None}, articles, problems)
+        if writer.memory_bytes() >= budget:
+            flush(writer)
+            keys, writer = new_writer()
+    flush(writer)
+    return _ShareResult(segments, articles, problems)
 
 
 def _keep_first_copies(shares: list[_ShareResult], generation: Generation, summary: BuildSummary, log: Report) -> tuple[list[dict], dict[str, list[str]]]:
@@ -497,13 +517,16 @@ def _keep_first_copies(shares: list[_ShareResult], generation: Generation, summa
         log.write(**entry)
     segments = []
     for number, share in enumerate(shares):
-        if share.segment is None:
-            continue
-        entry = dict(share.segment)
-        if number in deleted:
-            entry["deleted"] = f"{entry['name']}.del-{generation.number:06d}.npy"
-            np.save(generation.path / entry["deleted"], np.array(sorted(deleted[number]), dtype=np.int32))
-        segments.append(entry)
+        gone = np.array(sorted(deleted.get(number, [])), dtype=np.int64)
+        start = 0
+        for entry in share.segments:
+            entry = dict(entry)
+            local = gone[(gone >= start) & (gone < start + entry["docs"])] - start
+            start += entry["docs"]
+            if local.size:
+                entry["deleted"] = f"{entry['name']}.del-{generation.number:06d}.npy"
+                np.save(generation.path / entry["deleted"], local.astype(np.int32))
+            segments.append(entry)
     return segments, copies
 
 
@@ -530,17 +553,13 @@ def read_duplicates(generation: Generation, manifest: dict) -> dict[str, list[st
     return table
 
 
-# An update that would leave more segments than this merges them all into one: every query
-# looks each term up once per segment.
-MAX_SEGMENTS = 8
-
-
 def update_index(
     sources: Iterable[str | os.PathLike],
     index_dir: str | os.PathLike | None = None,
     keep_missing: bool = False,
     show_progress: bool = False,
     report: IO[str] | None = None,
+    memory_mb: float = IndexSettings.memory_mb,
 ) -> BuildSummary:
     """Bring an index up to date with ``sources``: add new articles, re-index changed ones
     (by content hash), remove those whose source is gone (unless ``keep_missing``).
@@ -562,7 +581,7 @@ def update_index(
     except NotAnIndex:
         if any(index_dir.glob("gen-*")) or (index_dir / CURRENT_FILE).exists():
             raise
-        return build_index(sources, index_dir, show_progress=show_progress, report=report)
+        return build_index(sources, index_dir, IndexSettings(memory_mb=memory_mb), show_progress=show_progress, report=report)
     started = time.perf_counter()
     summary = BuildSummary(index_dir=str(index_dir))
     fingerprints = source_fingerprints(sources)
@@ -596,7 +615,7 @@ def update_index(
             # Even when only the record of the source files changed, a new generation is
             # written (hard links, no data copied): a live manifest is never rewritten in place.
             generation = copy_generation(live, index_dir)
-            segments = _updated_segments(generation, live_segments, changes.deleted, changes.to_write, show_progress)
+            segments = _updated_segments(generation, live_segments, changes.deleted, changes.to_write, memory_mb, show_progress)
             summary.seconds = round(time.perf_counter() - started, 2)
             new_manifest = _manifest(settings, new_sources, summary, segments, built_at=_now(), previous=manifest)
             new_manifest["duplicates"] = _write_duplicates(generation, changes.duplicates)
@@ -717,9 +736,12 @@ class _Changes:
                 del self.duplicates[kept]
 
 
-def _updated_segments(generation: Generation, live: SegmentSet, deleted: set[int], to_write: list[Article], show_progress: bool) -> list[dict]:
-    """The segment list of an updated generation, its new files written into ``generation``."""
-    next_name = f"s{1 + max((int(e['name'][1:]) for e in live.entries), default=0):06d}"
+def _updated_segments(generation: Generation, live: SegmentSet, deleted: set[int], to_write: list[Article],
+                      memory_mb: float, show_progress: bool) -> list[dict]:
+    """The segment list of an updated generation, its new files written into ``generation``:
+    deletions recorded, new and changed articles written as new segments, and segments
+    merged as the merge policy asks (postings merged, no text analysed again)."""
+    first_number = 1 + max((int(e["name"][1:]) for e in live.entries), default=0)
     entries = []
     for entry, offset, reader in zip(live.entries, live.offsets, live.readers):
         local = [d - int(offset) for d in deleted if offset <= d < offset + reader.docs]
@@ -731,25 +753,33 @@ def _updated_segments(generation: Generation, live: SegmentSet, deleted: set[int
             entry["deleted"] = f"{entry['name']}.del-{generation.number:06d}.npy"
             np.save(generation.path / entry["deleted"], gone)
         entries.append(entry)
-    if len(entries) + bool(to_write) > MAX_SEGMENTS:
-        # Merge: re-index the documents that stay together with the new ones. Re-analysing is
-        # simpler than merging postings and, at indexing speed, costs about as much.
-        to_write = [article_from_stored(doc) for docnum, doc in live.iter_live() if docnum not in deleted] + to_write
-        entries = []
     if to_write:
-        entries.append(_write_segment(to_write, generation.path, next_name, show_progress))
-    return entries
+        entries += _write_segments(to_write, generation.path, first_number, memory_mb, show_progress)
+    return merge_by_policy(generation.path, entries)
 
 
-def _write_segment(articles: list[Article], directory: Path, name: str, show_progress: bool) -> dict:
+def _write_segments(articles: list[Article], directory: Path, first_number: int, memory_mb: float, show_progress: bool) -> list[dict]:
+    """Write articles as segments numbered from ``first_number``, flushing at ``memory_mb``."""
+    written: list[dict] = []
+
+    def flush(writer: SegmentWriter) -> None:
+        if writer.docs:
+            name = f"s{first_number + len(written):06d}"
+            writer.write(directory, name)
+            written.append({"name": name, "docs": writer.docs, "deleted": None})
+
     keys = TermKeys()
     writer = SegmentWriter(INDEX_FIELDS, keys.text)
     with tqdm(total=len(articles), desc="indexing", unit="doc", disable=not show_progress, leave=False) as bar:
         for batch in _batches(articles):
             add_articles(writer, keys, batch)
             bar.update(len(batch))
-    writer.write(directory, name)
-    return {"name": name, "docs": writer.docs, "deleted": None}
+            if writer.memory_bytes() >= memory_mb * 2**20:
+                flush(writer)
+                keys = TermKeys()
+                writer = SegmentWriter(INDEX_FIELDS, keys.text)
+    flush(writer)
+    return written
 
 
 def _listed_files(manifest: dict) -> list[str]:

@@ -145,6 +145,18 @@ class SegmentWriter:
         collected.frombytes(distinct[0].astype(np.uint32 if collected.typecode == "I" else np.int64).tobytes())
         self.postings += distinct[0].size
 
+    # What writing costs beyond the collected arrays, per posting of the largest field: its
+    # keys as int64, the packed sort key, documents and the sorted copies (see write()).
+    WRITE_BYTES_PER_POSTING = 40
+
+    def memory_bytes(self) -> int:
+        """About how much memory this writer needs to hold and then write what it has
+        collected: the buffer a writer flushes on reaching (Lucene's RAM buffer)."""
+        collected = sum(len(a) * a.itemsize for group in (self._keys, self._freqs, self._per_doc, self._lengths) for a in group.values())
+        largest = max((len(a) for a in self._keys.values()), default=0)
+        stored = sum(map(len, self._stored_blocks)) + sum(map(len, self._waiting_blocks))
+        return collected + stored + largest * self.WRITE_BYTES_PER_POSTING + len(self._signatures) * 2 + len(self._dates) * 16
+
     def _flush_block(self) -> None:
         if not self._pending:
             return

@@ -21,7 +21,7 @@ from typing import List, Optional
 import typer
 
 from indexer.analysis import document_terms
-from indexer.build import BuildSummary, IndexSettings, build_index, default_index_dir, shipped_corpus, update_index
+from indexer.build import BuildSummary, IndexSettings, available_cores, build_index, default_index_dir, shipped_corpus, update_index
 from indexer.check import check_index
 from indexer.errors import QueryError, VnsearchError
 from search.api import Index, SearchResults
@@ -94,7 +94,7 @@ def _run_writer(write, report: Optional[Path], as_json: bool, quiet: bool) -> No
 def index_command(
     sources: Optional[List[str]] = SourcesArgument,
     index: Optional[Path] = IndexOption,
-    procs: int = typer.Option(1, "--procs", "-j", min=1, help="Processes that analyse and write in parallel."),
+    procs: int = typer.Option(0, "--procs", "-j", min=0, help="Processes that analyse and write in parallel (default 0: one per core this process may use).", show_default=False),
     report: Optional[Path] = ReportOption,
     rebuild: bool = typer.Option(
         False, "--rebuild",
@@ -105,7 +105,7 @@ def index_command(
 ) -> None:
     """Build a new index of SOURCES and swap it in atomically (the old one serves until then)."""
     paths = sources or [str(shipped_corpus())]
-    settings = IndexSettings(procs=procs)
+    settings = IndexSettings(procs=procs or available_cores())
     _run_writer(
         lambda stream, progress: build_index(paths, _index_dir(index), settings, show_progress=progress, report=stream),
         report, as_json, quiet,
@@ -330,14 +330,6 @@ def check_command(
 # --------------------------------------------------------------------------------------------
 # serve
 # --------------------------------------------------------------------------------------------
-
-
-def available_cores() -> int:
-    """The cores this process may run on (its CPU affinity), not every core of the machine."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 @app.command("serve")

@@ -130,12 +130,12 @@ def test_sigkill_at_any_moment_leaves_the_old_or_the_new_index(tmp_path):
 
 
 def test_many_small_updates_merge_their_segments(tmp_path):
-    # Each update that adds or changes articles writes one segment; past MAX_SEGMENTS the next
-    # update merges everything into one, keeping every article once and its latest text.
+    # Each update that adds or changes articles writes a segment; when MERGE_FACTOR small
+    # segments stand side by side, the merge policy merges their postings into one, keeping
+    # every article once and its latest text.
     import json
 
-    from indexer.build import MAX_SEGMENTS
-    from indexer.store import current_generation
+    from indexer.merge import MERGE_FACTOR
 
     src, ix = tmp_path / "src", tmp_path / "ix"
     src.mkdir()
@@ -143,18 +143,20 @@ def test_many_small_updates_merge_their_segments(tmp_path):
     shutil.copy(pages[0], src / pages[0].name)
     update_index([src], ix)
     counts = []
-    for page in pages[1 : MAX_SEGMENTS + 3]:
+    for page in pages[1:]:
         shutil.copy(page, src / page.name)
         update_index([src], ix)
         counts.append(len(json.loads((current_generation(ix).path / "manifest.json").read_text())["segments"]))
-    assert max(counts) == MAX_SEGMENTS and counts[-1] < MAX_SEGMENTS  # it filled up, then merged
+    # 2, 3, … MERGE_FACTOR - 1 segments; the update that would make MERGE_FACTOR merges them.
+    assert counts[: MERGE_FACTOR - 2] == list(range(2, MERGE_FACTOR))
+    assert counts[MERGE_FACTOR - 2] == 1 and max(counts) == MERGE_FACTOR - 1
     changed = src / pages[1].name
     changed.write_text(changed.read_text(encoding="utf-8") + "\n\n" + ADDED_SENTENCE + "\n", encoding="utf-8")
     update_index([src], ix)
     with Index.open(ix) as index:
-        assert len(index) == MAX_SEGMENTS + 3
+        assert len(index) == len(pages)
         assert [h.id for h in index.search(f'"{ADDED_SENTENCE}"')] == [pages[1].stem]
-        assert sorted(h.id for h in index.search("và của các", limit=100)) == sorted(p.stem for p in pages[: MAX_SEGMENTS + 3])
+        assert sorted(h.id for h in index.search("và của các", limit=100)) == sorted(p.stem for p in pages)
 
 
 # -- one index whichever way it was reached --------------------------------------------------
@@ -175,7 +177,7 @@ def _write_jsonl(path, records) -> None:
 def _index_contents(index_dir) -> tuple:
     queries = ["sinh hoạt chi bộ", "tinh uy lao cai", "giá lúa", "đảng viên", "lũ quét", "U23", "ca trù", "vắc xin"]
     with Index.open(index_dir) as index:
-        every = index.search("và của các là có", limit=100, collapse=False)
+        every = index.search("và của các là có", limit=5000, collapse=False)
         documents = sorted((hit.id, hit.duplicates) for hit in every)
         ranked = {q: [(h.id, round(h.score, 4)) for h in index.search(q, limit=10, collapse=False)] for q in queries}
         return len(index), documents, ranked
@@ -221,3 +223,23 @@ def test_an_update_that_only_touches_files_publishes_a_new_generation_not_an_edi
     assert (live.path / "manifest.json").read_bytes() == manifest_bytes  # never rewritten in place
     assert current_generation(ix).number == live.number + 1
     assert update_index([src], ix).generation == current_generation(ix).path.name  # and then nothing to do
+
+
+def test_a_build_flushed_in_many_small_segments_and_merged_equals_one_built_whole(tmp_path):
+    # 1,300 articles made of the sample pages' paragraphs (some exact copies among them). A
+    # tiny memory budget flushes a segment after every batch of 128; the merge policy then
+    # merges ten of them: the postings are merged, not analysed again, and must score the same.
+    paragraphs = [p.strip() for page in sorted(CORPUS.glob("*.txt")) for p in page.read_text(encoding="utf-8").split("\n\n")[1:] if len(p.strip()) > 80]
+    n = len(paragraphs)
+    records = [{"id": f"bai-{i}", "title": paragraphs[(i * 7) % n][:60],
+                "body": paragraphs[i % n] + "\n\n" + paragraphs[(i // n) % n]} for i in range(1300)]
+    for i in range(50, 1300, 100):  # an exact copy of the article before, now and then
+        records[i]["body"] = records[i - 1]["body"]
+    _write_jsonl(tmp_path / "bai.jsonl", records)
+    build_index([tmp_path / "bai.jsonl"], tmp_path / "whole")
+    build_index([tmp_path / "bai.jsonl"], tmp_path / "flushed", IndexSettings(memory_mb=0.001))
+    segments = json.loads((current_generation(tmp_path / "flushed").path / "manifest.json").read_text())["segments"]
+    assert 1 < len(segments) < 11  # flushed eleven times, ten of them merged
+    whole = _index_contents(tmp_path / "whole")
+    assert whole[0] > 1000 and any(copies for _, copies in whole[1])
+    assert _index_contents(tmp_path / "flushed") == whole

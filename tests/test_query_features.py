@@ -57,8 +57,8 @@ def test_facets_count_matching_articles_by_source_and_year(corpus_index):
 
 
 def test_recent_boost_lifts_newer_articles_and_is_off_by_default(corpus_index):
-    plain = corpus_index.search("hội nghị", limit=5)
-    boosted = corpus_index.search("hội nghị", limit=5, recent=True)
+    plain = corpus_index.search("xây dựng Đảng", limit=5)
+    boosted = corpus_index.search("xây dựng Đảng", limit=5, recent=True)
     # The seed (2 December 2021) outscores 014 (20 December, the newest article) on the words;
     # with the boost, 014 gets twice its score and the seed 1 + ½^(age in days / 30).
     assert ids(plain)[:2] == [SEED_ID, "014_dang_uy_cu"]

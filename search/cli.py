@@ -69,6 +69,10 @@ SourcesArgument = typer.Argument(
 ReportOption = typer.Option(None, "--report", help="Write one JSON line per input document: what happened to it and why.")
 JsonSummaryOption = typer.Option(False, "--json", help="Print the summary as one JSON object (for monitoring).")
 QuietOption = typer.Option(False, "--quiet", "-q", help="Print nothing unless something is wrong (for cron).")
+MemoryOption = typer.Option(
+    IndexSettings.memory_mb, "--memory", min=1,
+    help="MB a writing process may buffer before it writes a segment; peak memory follows this, not the corpus.",
+)
 
 
 def _run_writer(write, report: Optional[Path], as_json: bool, quiet: bool) -> None:
@@ -100,12 +104,13 @@ def index_command(
         False, "--rebuild",
         help="Rebuild from scratch (also after an analyzer upgrade). Every 'index' does this: the new index is built beside the old one and swapped in atomically.",
     ),
+    memory: float = MemoryOption,
     as_json: bool = JsonSummaryOption,
     quiet: bool = QuietOption,
 ) -> None:
     """Build a new index of SOURCES and swap it in atomically (the old one serves until then)."""
     paths = sources or [str(shipped_corpus())]
-    settings = IndexSettings(procs=procs or available_cores())
+    settings = IndexSettings(procs=procs or available_cores(), memory_mb=memory)
     _run_writer(
         lambda stream, progress: build_index(paths, _index_dir(index), settings, show_progress=progress, report=stream),
         report, as_json, quiet,
@@ -118,13 +123,15 @@ def update_command(
     index: Optional[Path] = IndexOption,
     keep_missing: bool = typer.Option(False, "--keep-missing", help="Keep articles whose source file or record is gone."),
     report: Optional[Path] = ReportOption,
+    memory: float = MemoryOption,
     as_json: bool = JsonSummaryOption,
     quiet: bool = QuietOption,
 ) -> None:
     """Add new articles, re-index changed ones, remove vanished ones; safe to run from cron."""
     paths = sources or [str(shipped_corpus())]
     _run_writer(
-        lambda stream, progress: update_index(paths, _index_dir(index), keep_missing, show_progress=progress, report=stream),
+        lambda stream, progress: update_index(paths, _index_dir(index), keep_missing, show_progress=progress, report=stream,
+                                              memory_mb=memory),
         report, as_json, quiet,
     )
 

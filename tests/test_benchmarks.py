@@ -36,3 +36,14 @@ def test_quality_benchmark_reports_the_three_ways_of_typing_a_query():
     assert "MRR@10" in out and "Recall@10" in out
     for variant in ("| exact ", "| no diacritics ", "| other tone style "):
         assert variant in out
+
+
+def test_scale_benchmark_reports_each_replication_against_the_first():
+    out = run("scale.py", "--copies", "1,2", "--limit", "1500", "--queries", "30")
+    assert "| 1 | 1,500 |" in out and "| 2 | 3,000 |" in out and "p50 vs K=1" in out
+
+
+def test_serve_benchmark_checks_every_response_while_an_update_publishes():
+    out = run("serve.py", "--docs", "1500", "--requests", "60", "--clients", "1,4", "--queries", "30")
+    assert "| 1 | 60 |" in out and "| 4 | 60 |" in out  # the script exits non-zero on any error or wrong result
+    assert "throughput 4 clients / 1 client" in out

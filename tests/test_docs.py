@@ -22,8 +22,9 @@ def test_readme_python_example_runs(tmp_path):
     assert "Tỉnh uỷ tổng kết công tác" in result.stdout.splitlines()[1]
     assert "'sinh hoạt chi bộ'" in result.stdout
     lines = result.stdout.splitlines()
-    assert lines[-2:] == ["tỉnh ủy", "sinh hoạt chi bộ"]  # Telex decoded; did-you-mean
-    assert "014_dang_uy_cu" in lines[-3] and "LCĐT" in lines[-3]  # newest first, with facets
+    assert lines[-3:-1] == ["tỉnh ủy", "sinh hoạt chi bộ"]  # Telex decoded; did-you-mean
+    assert "014_dang_uy_cu" in lines[-4] and "LCĐT" in lines[-4]  # newest first, with facets
+    assert lines[-1] == "Tỉnh uỷ tổng kết công tác xây dựng tổ chức cơ sở đảng và đội ngũ đảng viên 4"  # in full, marked
 
 
 def test_every_cli_command_in_the_readme_exists():

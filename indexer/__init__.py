@@ -4,7 +4,9 @@
     summary = build_index(["corpus/"], "/tmp/idx")
 """
 
-from indexer.build import BuildSummary, IndexSettings, build_index, default_index_dir, shipped_corpus
+from indexer.build import BuildSummary, build_index, shipped_corpus
+from indexer.schema import IndexSettings
+from indexer.store import default_index_dir
 from indexer.errors import IncompatibleIndex, IndexLocked, NotAnIndex, QueryError, SourceNotFound, VnsearchError
 
 __all__ = [

@@ -24,102 +24,40 @@ from typing import IO, Iterable, Iterator, NamedTuple, Sequence
 import numpy as np
 from tqdm import tqdm
 
-from indexer.analysis import ANALYZER_VERSION, TermKeys, batch_terms
-from indexer.checksums import damaged, describe_files, verify_files
+from indexer.analysis import TermKeys, batch_terms
+from indexer.checksums import describe_files
+from indexer.errors import NotAnIndex
+from indexer.merge import merge_by_policy
 from indexer.near_duplicates import signature as near_duplicate_signature
 from indexer.ranking_tables import ranking_tables
-from indexer.merge import merge_by_policy
-from indexer.segment import SegmentSet, SegmentWriter, deleted_docs, segment_files
-from indexer.errors import CorruptIndex, IncompatibleIndex, NotAnIndex
+from indexer.schema import FIELD_FAMILIES, ID_FIELD, INDEX_FIELDS, OPENING_MAX_CHARS, IndexSettings
+from indexer.segment import SegmentSet, SegmentWriter, deleted_docs
 from indexer.sources import Article, Problem, Share, read_sources
 from indexer.store import CURRENT as CURRENT_FILE
 from indexer.store import (
+    INDEX_FORMAT,
     MANIFEST,
     Generation,
     WriterLock,
     copy_generation,
     current_generation,
+    default_index_dir,
+    listed_files,
     new_generation,
+    open_generation,
+    open_segments,
     publish,
+    read_duplicates,
     remove_stale_generations,
 )
 
 PACKAGE_VERSION = "0.3.0"
-# 4: the manifest lists every file with its size and CRC-32 and carries its own checksum
-# (indexer.checksums); stored documents carry their body fingerprint (exact-copy merging).
-INDEX_FORMAT = "vnsearch-index-4"
-# Formats earlier versions wrote; their indexes are refused with "rebuild" rather than misread.
-OLDER_INDEX_FORMATS = ("vnsearch-index", "vnsearch-index-2", "vnsearch-index-3")
-
-
-def default_index_dir() -> Path:
-    """$VNSEARCH_INDEX, else the user's data folder (XDG): the same place from any directory."""
-    if os.environ.get("VNSEARCH_INDEX"):
-        return Path(os.environ["VNSEARCH_INDEX"])
-    data_home = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
-    return data_home / "vnsearch" / "index"
 
 
 def shipped_corpus() -> Path:
     """The sample articles shipped beside the packages (a source checkout), else ./corpus."""
     beside = Path(__file__).resolve().parent.parent / "corpus"
     return beside if beside.is_dir() else Path("corpus")
-
-
-TEXT_FIELDS = ("title", "body", "opening")
-# The opening (the lead, "sapo") is the first paragraph of the body, indexed again on its own:
-# news articles state their subject there, so a match in it says more than one deep in the
-# body. Searching "body" searches the opening too (it is part of the body); see search.rank.
-OPENING_MAX_CHARS = 400
-
-
-@dataclass(frozen=True)
-class IndexSettings:
-    """What shapes an index; written into its manifest and checked when it is opened.
-
-    The weights are used at query time, but they belong to the index: they were tuned for
-    its analysis (bench/quality.py) and change with it.
-    """
-
-    analyzer_version: str = ANALYZER_VERSION
-    # BM25F weights per field family (exact syllables, folded, bigrams, folded bigrams).
-    title_weight: float = 2.0
-    body_weight: float = 1.0
-    folded_weight: float = 0.35  # folded-only matches rank under matches of the typed diacritics
-    bigram_weight: float = 0.5
-    opening_weight: float = 0.15  # added for matches in the body's first paragraph
-    phrase_bonus: float = 3.0  # short queries whose syllables all stand together (search.rank)
-    # The whole phrase's BM25 parameters: how often an article uses the words the query means
-    # together says what it is about; that count saturates more slowly (k1) and is discounted
-    # less for a long article (b) than a syllable's, which mostly counts other words' parts.
-    # (A short page that names a party-cell meeting once outranked the long article about it at
-    # 1.2/0.75; at 2.0/0.3 the article wins, and bench/quality.py moves by at most 0.001.)
-    phrase_k1: float = 2.0
-    phrase_b: float = 0.3
-    abbreviation_weight: float = 0.1  # the other form of an abbreviation ("UBND" <-> "Ủy ban nhân dân")
-    headline_evidence: float = 2.0  # power of a query term's headline evidence (search.headline_evidence); 0: off
-    tiebreak: float = 0.3  # how much the other fields add to the best-matching one
-    bm25_k1: float = 1.2
-    bm25_b: float = 0.75
-    procs: int = 1
-    # Each writing process flushes a segment when its buffer reaches this (MB); segments are
-    # then merged by MERGE_FACTOR (indexer.merge). Peak memory follows this, not the corpus.
-    memory_mb: float = 512
-
-    def to_manifest(self) -> dict:
-        d = asdict(self)
-        d.pop("procs")  # how it was built, not what it is
-        d.pop("memory_mb")
-        return d
-
-
-# The field families of each text field: exact syllables, folded syllables, folded syllable
-# bigrams. One bigram family, folded: it serves queries typed with and without diacritics,
-# while the exact syllable family carries the diacritics. No positions are stored: adjacency
-# comes from the bigrams, which also answer phrases (see README "Design notes").
-FIELD_FAMILIES = ("", "_fold", "_fold_bi")
-# Plus the document id as one exact term, to look documents up by id (vnsearch inspect).
-INDEX_FIELDS = tuple(name + family for name in TEXT_FIELDS for family in FIELD_FAMILIES) + ("id",)
 
 
 # --------------------------------------------------------------------------------------------
@@ -233,7 +171,7 @@ def document_fields(articles: Sequence[Article], keys: TermKeys) -> IndexedBatch
         terms["title" + family] = (title_terms.keys, title_terms.docs)
         terms["body" + family] = (body_terms.keys, body_terms.docs)
         terms["opening" + family] = (body_terms.keys[body_terms.in_prefix], body_terms.docs[body_terms.in_prefix])
-    terms["id"] = (np.array([keys.number(a.id) for a in articles], dtype=np.int64), np.arange(len(articles), dtype=np.int64))
+    terms[ID_FIELD] = (np.array([keys.number(a.id) for a in articles], dtype=np.int64), np.arange(len(articles), dtype=np.int64))
     documents = []
     for article, exact, folded in zip(articles, body.exact.per_text(len(articles)), body.folded.per_text(len(articles))):
         date = article.date.replace(tzinfo=None) if article.date and article.date.tzinfo else article.date
@@ -379,7 +317,7 @@ def build_index(
         summary.seconds = round(time.perf_counter() - started, 2)
         manifest = _manifest(settings, fingerprints, summary, segments, built_at=_now())
         manifest["duplicates"] = _write_duplicates(generation, duplicates)
-        manifest["files"] = describe_files(generation.path, _listed_files(manifest))
+        manifest["files"] = describe_files(generation.path, listed_files(manifest))
         generation.write_manifest(manifest)
         publish(index_dir, generation)
     return summary
@@ -538,20 +476,6 @@ def _write_duplicates(generation: Generation, duplicates: dict[str, list[str]]) 
     return name
 
 
-def read_duplicates(generation: Generation, manifest: dict) -> dict[str, list[str]]:
-    """The copies table of a generation (kept id -> ids of its exact copies)."""
-    name = manifest.get("duplicates")
-    if not name:
-        return {}
-    try:
-        with open(generation.path / name, encoding="utf-8") as f:
-            table = json.load(f)
-    except (OSError, ValueError) as e:
-        raise damaged(generation.path / name, f"cannot be read ({e})") from None
-    if not isinstance(table, dict):
-        raise damaged(generation.path / name, "not a copies table")
-    return table
-
 
 def update_index(
     sources: Iterable[str | os.PathLike],
@@ -620,7 +544,7 @@ def update_index(
             new_manifest = _manifest(settings, new_sources, summary, segments, built_at=_now(), previous=manifest)
             new_manifest["duplicates"] = _write_duplicates(generation, changes.duplicates)
             _remove_unlisted_files(generation, new_manifest)
-            new_manifest["files"] = describe_files(generation.path, _listed_files(new_manifest), known=manifest.get("files"))
+            new_manifest["files"] = describe_files(generation.path, listed_files(new_manifest), known=manifest.get("files"))
             generation.write_manifest(new_manifest)
             publish(index_dir, generation)
     summary.generation = generation.path.name
@@ -782,18 +706,9 @@ def _write_segments(articles: list[Article], directory: Path, first_number: int,
     return written
 
 
-def _listed_files(manifest: dict) -> list[str]:
-    """Every file a generation uses besides its manifest: segment files, deletion lists, the
-    copies table."""
-    segments = manifest["segments"]
-    wanted = [f for e in segments for f in segment_files(e["name"])]
-    wanted += [e["deleted"] for e in segments if e.get("deleted")] + [manifest["duplicates"]]
-    return wanted
-
-
 def _remove_unlisted_files(generation: Generation, manifest: dict) -> None:
     """Drop the hard links to files of the previous generation that this one no longer uses."""
-    wanted = set(_listed_files(manifest))
+    wanted = set(listed_files(manifest))
     for f in generation.path.iterdir():
         if f.is_file() and f.name != MANIFEST and f.name not in wanted:
             f.unlink()
@@ -826,51 +741,3 @@ def _manifest(settings: IndexSettings, fingerprints: dict, summary: BuildSummary
             "seconds": summary.seconds,
         },
     }
-
-
-def check_manifest(manifest: dict, where: Path) -> IndexSettings:
-    """The settings of an index, or IncompatibleIndex if this version cannot read it correctly."""
-    if manifest.get("format") in OLDER_INDEX_FORMATS:
-        raise IncompatibleIndex(f"{where}: built by an older vnsearch (format {manifest['format']}); rebuild it with 'vnsearch index'")
-    if manifest.get("format") != INDEX_FORMAT:
-        raise IncompatibleIndex(f"{where}: not a vnsearch index manifest")
-    version = manifest.get("analyzer_version")
-    if version != ANALYZER_VERSION:
-        raise IncompatibleIndex(
-            f"{where}: built with analyzer {version}, this vnsearch uses {ANALYZER_VERSION}; "
-            "rebuild it with 'vnsearch index --rebuild'"
-        )
-    if "checksum" not in manifest:
-        raise damaged(where, "malformed: it has no checksum")
-    if not isinstance(manifest.get("files"), dict) or not isinstance(manifest.get("segments"), list) or "duplicates" not in manifest:
-        raise damaged(where, "malformed: the list of segments or files is missing")
-    listed = set(_listed_files(manifest))
-    if not listed <= set(manifest["files"]):
-        missing = sorted(listed - set(manifest["files"]))[0]
-        raise damaged(where, f"malformed: {missing} is used but has no checksum")
-    known = {f for f in IndexSettings.__dataclass_fields__}
-    values = {k: v for k, v in manifest.get("settings", {}).items() if k in known}
-    return IndexSettings(**values)
-
-
-def open_generation(index_dir: str | os.PathLike, verify: bool = True, generation: Generation | None = None) -> tuple[Generation, dict, IndexSettings]:
-    """The live generation of an index with its manifest and checked settings.
-
-    Every file the manifest lists is checked: its size always, its CRC-32 with ``verify``
-    (once per file and process, see ``indexer.checksums``). A damaged file raises
-    CorruptIndex naming it.
-    """
-    generation = generation or current_generation(Path(index_dir))
-    manifest = generation.manifest()
-    settings = check_manifest(manifest, generation.path / MANIFEST)
-    verify_files(generation.path, manifest["files"], full=verify)
-    return generation, manifest, settings
-
-
-def open_segments(generation: Generation, manifest: dict) -> SegmentSet:
-    """The segments of a checked generation (``open_generation``); a file that passed its
-    checksum but cannot be read as what it should be is named too."""
-    try:
-        return SegmentSet(generation.path, manifest["segments"])
-    except (OSError, ValueError, KeyError, TypeError, EOFError) as e:
-        raise damaged(generation.path, f"a segment cannot be read ({type(e).__name__}: {e})") from None

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from indexer.build import default_index_dir, open_generation, open_segments, read_duplicates
+from indexer.store import default_index_dir, open_generation, open_segments, read_duplicates
 from indexer.checksums import damaged, verify_files
 from indexer.segment import DF, FIRST, GAPS, LEX, SegmentReader
 

@@ -251,7 +251,6 @@ def _write_stored(readers: list[SegmentReader], keep: list[np.ndarray], prefix: 
     dictionary: bytes | None = None
 
     def flush() -> None:
-        nonlocal dictionary, waiting
         if not pending:
             return
         block = b"\n".join(pending)

@@ -25,8 +25,11 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from indexer.checksums import damaged, read_manifest, sealed
-from indexer.errors import IndexLocked, NotAnIndex
+from indexer.analysis import ANALYZER_VERSION
+from indexer.checksums import damaged, read_manifest, sealed, verify_files
+from indexer.errors import IncompatibleIndex, IndexLocked, NotAnIndex
+from indexer.schema import IndexSettings
+from indexer.segment import SegmentSet, segment_files
 
 CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
@@ -190,3 +193,94 @@ class WriterLock:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)
             self._fd = None
+
+
+# --------------------------------------------------------------------------------------------
+# Opening a generation for reading
+# --------------------------------------------------------------------------------------------
+
+# 4: the manifest lists every file with its size and CRC-32 and carries its own checksum
+# (indexer.checksums); stored documents carry their body fingerprint (exact-copy merging).
+INDEX_FORMAT = "vnsearch-index-4"
+# Formats earlier versions wrote; their indexes are refused with "rebuild" rather than misread.
+OLDER_INDEX_FORMATS = ("vnsearch-index", "vnsearch-index-2", "vnsearch-index-3")
+
+
+def default_index_dir() -> Path:
+    """$VNSEARCH_INDEX, else the user's data folder (XDG): the same place from any directory."""
+    if os.environ.get("VNSEARCH_INDEX"):
+        return Path(os.environ["VNSEARCH_INDEX"])
+    data_home = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return data_home / "vnsearch" / "index"
+
+
+def read_duplicates(generation: Generation, manifest: dict) -> dict[str, list[str]]:
+    """The copies table of a generation (kept id -> ids of its exact copies)."""
+    name = manifest.get("duplicates")
+    if not name:
+        return {}
+    try:
+        with open(generation.path / name, encoding="utf-8") as f:
+            table = json.load(f)
+    except (OSError, ValueError) as e:
+        raise damaged(generation.path / name, f"cannot be read ({e})") from None
+    if not isinstance(table, dict):
+        raise damaged(generation.path / name, "not a copies table")
+    return table
+
+
+def listed_files(manifest: dict) -> list[str]:
+    """Every file a generation uses besides its manifest: segment files, deletion lists, the
+    copies table."""
+    segments = manifest["segments"]
+    wanted = [f for e in segments for f in segment_files(e["name"])]
+    wanted += [e["deleted"] for e in segments if e.get("deleted")] + [manifest["duplicates"]]
+    return wanted
+
+
+def check_manifest(manifest: dict, where: Path) -> IndexSettings:
+    """The settings of an index, or IncompatibleIndex if this version cannot read it correctly."""
+    if manifest.get("format") in OLDER_INDEX_FORMATS:
+        raise IncompatibleIndex(f"{where}: built by an older vnsearch (format {manifest['format']}); rebuild it with 'vnsearch index'")
+    if manifest.get("format") != INDEX_FORMAT:
+        raise IncompatibleIndex(f"{where}: not a vnsearch index manifest")
+    version = manifest.get("analyzer_version")
+    if version != ANALYZER_VERSION:
+        raise IncompatibleIndex(
+            f"{where}: built with analyzer {version}, this vnsearch uses {ANALYZER_VERSION}; "
+            "rebuild it with 'vnsearch index --rebuild'"
+        )
+    if "checksum" not in manifest:
+        raise damaged(where, "malformed: it has no checksum")
+    if not isinstance(manifest.get("files"), dict) or not isinstance(manifest.get("segments"), list) or "duplicates" not in manifest:
+        raise damaged(where, "malformed: the list of segments or files is missing")
+    listed = set(listed_files(manifest))
+    if not listed <= set(manifest["files"]):
+        missing = sorted(listed - set(manifest["files"]))[0]
+        raise damaged(where, f"malformed: {missing} is used but has no checksum")
+    known = {f for f in IndexSettings.__dataclass_fields__}
+    values = {k: v for k, v in manifest.get("settings", {}).items() if k in known}
+    return IndexSettings(**values)
+
+
+def open_generation(index_dir: str | os.PathLike, verify: bool = True, generation: Generation | None = None) -> tuple[Generation, dict, IndexSettings]:
+    """The live generation of an index with its manifest and checked settings.
+
+    Every file the manifest lists is checked: its size always, its CRC-32 with ``verify``
+    (once per file and process, see ``indexer.checksums``). A damaged file raises
+    CorruptIndex naming it.
+    """
+    generation = generation or current_generation(Path(index_dir))
+    manifest = generation.manifest()
+    settings = check_manifest(manifest, generation.path / MANIFEST)
+    verify_files(generation.path, manifest["files"], full=verify)
+    return generation, manifest, settings
+
+
+def open_segments(generation: Generation, manifest: dict) -> SegmentSet:
+    """The segments of a checked generation (``open_generation``); a file that passed its
+    checksum but cannot be read as what it should be is named too."""
+    try:
+        return SegmentSet(generation.path, manifest["segments"])
+    except (OSError, ValueError, KeyError, TypeError, EOFError) as e:
+        raise damaged(generation.path, f"a segment cannot be read ({type(e).__name__}: {e})") from None

@@ -24,7 +24,8 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from indexer.analysis import metadata_key, normalize_term
-from indexer.build import IndexSettings, open_generation, open_segments, read_duplicates
+from indexer.schema import ID_FIELD, IndexSettings
+from indexer.store import open_generation, open_segments, read_duplicates
 from indexer.near_duplicates import near_copy_matrix
 from indexer.ranking_tables import ranking_tables
 from indexer.segment import NO_DATE, SegmentSet
@@ -412,7 +413,7 @@ class Index:
         segments, engine = self._segments, self._engine
         wanted = {doc_id} | {kept for kept, copies in self._duplicates.items() if doc_id in copies}
         for candidate in wanted:
-            docs = engine.postings("id", candidate).docs
+            docs = engine.postings(ID_FIELD, candidate).docs
             if docs.size:
                 return self._hit(segments, self._duplicates, 0, int(docs[0]), 0.0, QueryTerms(), 240)
         return None
@@ -430,7 +431,7 @@ class Index:
             except QueryError:
                 pass  # nothing to highlight in it: the article is shown plain
         segments = self._segments
-        stored = segments.stored(int(self._engine.postings("id", hit.id).docs[0]))
+        stored = segments.stored(int(self._engine.postings(ID_FIELD, hit.id).docs[0]))
         body = stored.get("body", "")
         return Article(hit, make_snippet(body, terms, max(len(body), 1)), make_snippet(hit.title, terms, max(len(hit.title), 1)))
 

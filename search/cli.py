@@ -21,7 +21,9 @@ from typing import List, Optional
 import typer
 
 from indexer.analysis import document_terms
-from indexer.build import BuildSummary, IndexSettings, available_cores, build_index, default_index_dir, shipped_corpus, update_index
+from indexer.build import BuildSummary, available_cores, build_index, shipped_corpus, update_index
+from indexer.schema import IndexSettings
+from indexer.store import default_index_dir
 from indexer.check import check_index
 from indexer.errors import QueryError, VnsearchError
 from search.api import Index, SearchResults

@@ -18,7 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from indexer.analysis import exact_analyzer, fold_diacritics
-from indexer.build import IndexSettings
+from indexer import schema
+from indexer.schema import IndexSettings
 from indexer.errors import QueryError
 from search.abbreviations import Abbreviations, default_abbreviations
 from search.engine import AllOf, Best, Gate, Node, Sum, Term
@@ -190,7 +191,7 @@ def _whole_phrase_bonus(syllables, fields, weights, settings: IndexSettings) -> 
     per_field = []
     for name in fields:
         terms = tuple(
-            Term(f"{name}_fold_bi", f"{a.folded} {b.folded}", weights[name] * settings.phrase_bonus, settings.phrase_k1, settings.phrase_b)
+            Term(schema.folded_bigrams(name), f"{a.folded} {b.folded}", weights[name] * settings.phrase_bonus, settings.phrase_k1, settings.phrase_b)
             for a, b in zip(plain, plain[1:])
         )
         per_field.append(Gate(AllOf(terms), Sum(terms)))
@@ -234,14 +235,14 @@ def _syllable_queries(syllables, fields, weights, settings: IndexSettings, accen
         # the folded family is added at ``folded_weight``, so a document with the typed form
         # always outscores one that has the syllable only with other diacritics.
         fold_w = settings.folded_weight if accented else 1.0
-        folded = _best_field([Term(f"{name}_fold", s.folded, weights[name] * fold_w * factor) for name in fields], settings)
+        folded = _best_field([Term(schema.folded(name), s.folded, weights[name] * fold_w * factor) for name in fields], settings)
         parts = [folded]
         if accented:
-            parts.insert(0, _best_field([Term(name, s.exact, weights[name] * factor) for name in fields], settings))
+            parts.insert(0, _best_field([Term(schema.exact(name), s.exact, weights[name] * factor) for name in fields], settings))
         if "body" in fields and settings.opening_weight:
             # A match in the article's first paragraph adds to a match anywhere in the body.
             w = settings.opening_weight * factor
-            opening = Term("opening", s.exact, w) if accented else Term("opening_fold", s.folded, w)
+            opening = Term(schema.exact("opening"), s.exact, w) if accented else Term(schema.folded("opening"), s.folded, w)
             parts.append(opening)
         per_syllable.append(Sum(tuple(parts)) if len(parts) > 1 else parts[0])
     return per_syllable
@@ -263,10 +264,10 @@ def _bigram_terms(syllables, fields, weights, settings: IndexSettings, worth) ->
     plain = [s for s in syllables if not s.compound]
     for pair in _distinct(f"{a.folded} {b.folded}" for a, b in zip(plain, plain[1:]) if b.joined):
         w = settings.bigram_weight * worth(pair)
-        alternatives = [Term(f"{name}_fold_bi", pair, weights[name] * w) for name in fields]
+        alternatives = [Term(schema.folded_bigrams(name), pair, weights[name] * w) for name in fields]
         out.append(_best_field(alternatives, settings))
         if "body" in fields and settings.opening_weight:
-            out.append(Term("opening_fold_bi", pair, settings.opening_weight * w))
+            out.append(Term(schema.folded_bigrams("opening"), pair, settings.opening_weight * w))
     return out
 
 
@@ -279,11 +280,11 @@ def _phrase_parts(syllables, fields, weights, settings: IndexSettings, accented:
         w = weights[name] * settings.bigram_weight
         # Syllables split by punctuation ("bóng đá. Nhưng") form no bigram in the index either.
         parts: list[Node] = [
-            Term(f"{name}_fold_bi", f"{a.folded} {b.folded}", w) for a, b in zip(plain, plain[1:]) if b.joined
+            Term(schema.folded_bigrams(name), f"{a.folded} {b.folded}", w) for a, b in zip(plain, plain[1:]) if b.joined
         ]
         if accented:
-            parts += [Term(name, s.exact, weights[name]) for s in plain]
+            parts += [Term(schema.exact(name), s.exact, weights[name]) for s in plain]
         else:
-            parts += [Term(f"{name}_fold", s.folded, weights[name]) for s in plain if not _in_bigram(s, plain)]
+            parts += [Term(schema.folded(name), s.folded, weights[name]) for s in plain if not _in_bigram(s, plain)]
         per_field.append(parts)
     return per_field

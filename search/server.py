@@ -26,7 +26,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
 
-from indexer.build import default_index_dir
+from indexer.store import default_index_dir
 from indexer.errors import CorruptIndex, IncompatibleIndex, NotAnIndex, QueryError, VnsearchError
 from search.api import SORT_ORDERS, Index, SearchResults
 

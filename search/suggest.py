@@ -21,6 +21,7 @@ import string
 
 import numpy as np
 
+from indexer import schema
 from indexer.analysis import VietnameseTokenizer, fold_diacritics, fold_keeping_offsets, normalize_term
 from indexer.lru import LRUCache
 from search.engine import Engine
@@ -73,8 +74,8 @@ class Suggester:
     # -- evidence -------------------------------------------------------------------------------
 
     def _df(self, word: str, folded: bool) -> int:
-        field = "_fold" if folded else ""
-        return sum(self.engine.postings(name + field, word).docs.size for name in FIELDS)
+        family = schema.folded if folded else schema.exact
+        return sum(self.engine.postings(family(name), word).docs.size for name in FIELDS)
 
     def _support(self, word: str, neighbours: list[str], positions: list[int], i: int, folded: bool) -> int:
         """How many documents have ``word`` beside the query's neighbouring syllables: the
@@ -86,12 +87,12 @@ class Suggester:
 
     def _docs(self, word: str, folded: bool) -> np.ndarray:
         """Documents with ``word`` in the title or body, as a mask over all documents."""
-        field = "_fold" if folded else ""
-        return self._mask(("docs", word, folded), [name + field for name in FIELDS], word)
+        family = schema.folded if folded else schema.exact
+        return self._mask(("docs", word, folded), [family(name) for name in FIELDS], word)
 
     def _pair(self, first: str, second: str) -> np.ndarray:
         """Documents where the folded pair stands together, as a mask."""
-        return self._mask(("pair", first, second), [name + "_fold_bi" for name in FIELDS], f"{first} {second}")
+        return self._mask(("pair", first, second), [schema.folded_bigrams(name) for name in FIELDS], f"{first} {second}")
 
     def _mask(self, key: tuple, fields: list[str], term: str) -> np.ndarray:
         def compute() -> np.ndarray:

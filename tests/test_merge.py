@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from indexer.analysis import TermKeys
-from indexer.build import INDEX_FIELDS, add_articles
+from indexer.build import add_articles
+from indexer.schema import INDEX_FIELDS
 from indexer.merge import merge_segments
 from indexer.segment import SegmentReader, SegmentWriter
 from indexer.sources import Problem, read_sources
@@ -60,7 +61,7 @@ def test_deleted_documents_are_dropped_and_the_rest_renumbered(tmp_path):
     articles = _articles()
     gone = {1, 6, 7, 14}  # the second article, two of the middle part, the last
     _write(tmp_path, "kept", [a for i, a in enumerate(articles) if i not in gone])
-    first, second = _write(tmp_path, "a", articles[:6]), _write(tmp_path, "b", articles[6:])
+    _write(tmp_path, "a", articles[:6]), _write(tmp_path, "b", articles[6:])
     np.save(tmp_path / "a.del.npy", np.array([1], dtype=np.int32))
     np.save(tmp_path / "b.del.npy", np.array([0, 1, 8], dtype=np.int32))
     entries = [{"name": "a", "deleted": "a.del.npy"}, {"name": "b", "deleted": "b.del.npy"}]

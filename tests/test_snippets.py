@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from indexer.build import IndexSettings
+from indexer.schema import IndexSettings
 from search.query import parse_query
 from search.rank import build_query
 from search.snippets import make_snippet

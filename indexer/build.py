@@ -1,7 +1,7 @@
 """Building an index: a function of (sources, settings).
 
 ``build_index`` reads the sources in ``settings.procs`` processes, each analysing its share of
-the articles once for every field family and writing it as a segment (``indexer.segment``);
+the articles once for every field family and writing it as a segment (``indexer.segment_writer``);
 then it keeps the first of each exact duplicate (recording the others' ids on it) and
 publishes the new generation, which becomes live only when complete (``indexer.store``).
 ``update_index`` adds a segment for new and changed articles and marks replaced ones deleted.
@@ -31,7 +31,8 @@ from indexer.merge import merge_by_policy
 from indexer.near_duplicates import signature as near_duplicate_signature
 from indexer.ranking_tables import ranking_tables
 from indexer.schema import FIELD_FAMILIES, ID_FIELD, INDEX_FIELDS, OPENING_MAX_CHARS, IndexSettings
-from indexer.segment import SegmentSet, SegmentWriter, deleted_docs
+from indexer.segment import SegmentSet, deleted_docs
+from indexer.segment_writer import SegmentWriter
 from indexer.sources import Article, Problem, Share, read_sources
 from indexer.store import CURRENT as CURRENT_FILE
 from indexer.store import (

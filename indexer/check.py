@@ -20,7 +20,8 @@ import numpy as np
 
 from indexer.store import default_index_dir, open_generation, open_segments, read_duplicates
 from indexer.checksums import damaged, verify_files
-from indexer.segment import DF, FIRST, GAPS, LEX, SegmentReader
+from indexer.codec import DF, FIRST, GAPS, LEX
+from indexer.segment import SegmentReader
 
 # Postings decoded per segment: spread over the whole term table. The checksums already
 # cover every byte; decoding is a check that the writer wrote what the reader expects.

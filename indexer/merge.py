@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from indexer.near_duplicates import SIGNATURE_SIZE
-from indexer.segment import (
+from indexer.codec import (
     ALL_ONES,
     DF,
     DICTIONARY_BYTES,
@@ -31,15 +31,14 @@ from indexer.segment import (
     FREQS,
     GAPS,
     LEX,
-    SegmentReader,
-    _compress,
-    _exclusive_cumsum,
-    _packed_frequencies,
-    _patched_gaps,
-    _save,
-    deleted_docs,
+    compress_block,
+    exclusive_cumsum,
+    packed_frequencies,
+    patched_gaps,
+    save_array,
     segment_files,
 )
+from indexer.segment import SegmentReader, deleted_docs
 
 # Postings decoded at once while merging: about 20 bytes each with their temporaries.
 CHUNK_POSTINGS = 4_000_000
@@ -86,13 +85,13 @@ def merge_segments(directory: Path, entries: list[dict], out_directory: Path, na
     terms = np.concatenate(tables + [np.array([[sizes["lex"], 0, 0, 0, 0]], dtype=np.int64)])
     if int(terms.max()) <= ALL_ONES:
         terms = terms.astype(np.uint32)
-    _save(f"{prefix}.terms.npy", terms)
+    save_array(f"{prefix}.terms.npy", terms)
     keep = [numbers >= 0 for numbers in renumber]
     lengths = np.hstack([np.asarray(r.lengths)[[r.field_order.index(f) for f in fields]][:, k] for r, k in zip(readers, keep)]) \
         if readers else np.zeros((len(fields), 0), dtype=np.uint32)
-    _save(f"{prefix}.len.npy", lengths.astype(np.uint16 if lengths.size == 0 or lengths.max() < 65536 else np.uint32))
-    _save(f"{prefix}.sig.npy", np.concatenate([np.asarray(r.signatures)[k] for r, k in zip(readers, keep)]).reshape(docs, SIGNATURE_SIZE).astype(np.uint16))
-    _save(f"{prefix}.date.npy", np.concatenate([np.asarray(r.dates)[k] for r, k in zip(readers, keep)]).astype(np.int64))
+    save_array(f"{prefix}.len.npy", lengths.astype(np.uint16 if lengths.size == 0 or lengths.max() < 65536 else np.uint32))
+    save_array(f"{prefix}.sig.npy", np.concatenate([np.asarray(r.signatures)[k] for r, k in zip(readers, keep)]).reshape(docs, SIGNATURE_SIZE).astype(np.uint16))
+    save_array(f"{prefix}.date.npy", np.concatenate([np.asarray(r.dates)[k] for r, k in zip(readers, keep)]).astype(np.int64))
     tables_out = {}
     for column in ("source", "category"):
         values: dict[str, int] = {}
@@ -101,7 +100,7 @@ def merge_segments(directory: Path, entries: list[dict], out_directory: Path, na
             table, column_ids = r.column(column)
             mapping = np.array([values.setdefault(v, len(values)) for v in table] + [-1], dtype=np.int32)
             ids.append(mapping[np.asarray(column_ids)[k]])  # -1 (none) picks the last entry, -1
-        _save(f"{prefix}.{column}.npy", np.concatenate(ids).astype(np.int32) if ids else np.zeros(0, dtype=np.int32))
+        save_array(f"{prefix}.{column}.npy", np.concatenate(ids).astype(np.int32) if ids else np.zeros(0, dtype=np.int32))
         tables_out[column] = list(values)
     _write_stored(readers, keep, prefix)
     description = {
@@ -177,8 +176,8 @@ def _encode(term_of: np.ndarray, doc_of: np.ndarray, tf_of: np.ndarray, merged: 
     table[:, DF] = df
     table[:, FIRST] = doc_of[starts]
     gaps = np.diff(doc_of, prepend=np.int64(0))[~first_posting]
-    table[:, GAPS], gap_bytes = _patched_gaps(gaps, df - 1, exception_bytes)
-    table[:, FREQS], freq_bytes = _packed_frequencies(tf_of.astype(np.uint8), starts, df)
+    table[:, GAPS], gap_bytes = patched_gaps(gaps, df - 1, exception_bytes)
+    table[:, FREQS], freq_bytes = packed_frequencies(tf_of.astype(np.uint8), starts, df)
     encoded = [merged[i] for i in distinct.tolist()]
     lengths = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
     if encoded:
@@ -201,7 +200,7 @@ def _decode_rows(reader: SegmentReader, a: int, b: int) -> tuple[np.ndarray, np.
     counts = df - 1
     gap_total = int(counts.sum())
     term_of_gap = np.repeat(np.arange(n), counts)
-    rank = np.arange(gap_total) - _exclusive_cumsum(counts)[term_of_gap]
+    rank = np.arange(gap_total) - exclusive_cumsum(counts)[term_of_gap]
     raw = np.frombuffer(reader._gaps, dtype=np.uint8) if len(reader._gaps) else np.zeros(0, dtype=np.uint8)
     gaps = raw[gaps_at[term_of_gap] + rank].astype(np.int64)
     exceptional = gaps == 255
@@ -209,7 +208,7 @@ def _decode_rows(reader: SegmentReader, a: int, b: int) -> tuple[np.ndarray, np.
         width = reader._exception_dtype.itemsize
         per_term = np.bincount(term_of_gap[exceptional], minlength=n)
         exception_terms = term_of_gap[exceptional]
-        exception_rank = np.arange(exception_terms.size) - _exclusive_cumsum(per_term)[exception_terms]
+        exception_rank = np.arange(exception_terms.size) - exclusive_cumsum(per_term)[exception_terms]
         at = gaps_at[exception_terms] + counts[exception_terms] + exception_rank * width
         value = np.zeros(at.size, dtype=np.int64)
         for k in range(width):
@@ -217,7 +216,7 @@ def _decode_rows(reader: SegmentReader, a: int, b: int) -> tuple[np.ndarray, np.
         gaps[exceptional] = value
     # Documents: each term's first document, then running sums of its gaps.
     steps = np.zeros(int(df.sum()), dtype=np.int64)
-    term_starts = _exclusive_cumsum(df)
+    term_starts = exclusive_cumsum(df)
     steps[term_starts] = first
     not_first = np.ones(steps.size, dtype=bool)
     not_first[term_starts] = False
@@ -256,7 +255,7 @@ def _write_stored(readers: list[SegmentReader], keep: list[np.ndarray], prefix: 
         block = b"\n".join(pending)
         pending.clear()
         if dictionary is not None:
-            blocks.append(_compress(block, dictionary))
+            blocks.append(compress_block(block, dictionary))
             return
         waiting.append(block)
         if sum(map(len, waiting)) >= DICTIONARY_BYTES:
@@ -265,7 +264,7 @@ def _write_stored(readers: list[SegmentReader], keep: list[np.ndarray], prefix: 
     def start() -> None:
         nonlocal dictionary, waiting
         dictionary = b"\n".join(waiting)[-DICTIONARY_BYTES:]
-        blocks.extend(_compress(block, dictionary) for block in waiting)
+        blocks.extend(compress_block(block, dictionary) for block in waiting)
         waiting = []
 
     for reader, live in zip(readers, keep):
@@ -284,7 +283,7 @@ def _write_stored(readers: list[SegmentReader], keep: list[np.ndarray], prefix: 
     with open(f"{prefix}.docs", "wb") as f:
         for block in blocks:
             f.write(block)
-    _save(f"{prefix}.docs.npy", offsets)
+    save_array(f"{prefix}.docs.npy", offsets)
     with open(f"{prefix}.zdict", "wb") as f:
         f.write(dictionary or b"")
 

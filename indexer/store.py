@@ -4,7 +4,7 @@ Layout::
 
     DIR/
       CURRENT             name of the live generation (replaced atomically with os.replace)
-      gen-000007/         a complete index: segment files (indexer.segment) plus manifest.json
+      gen-000007/         a complete index: segment files (indexer.codec) plus manifest.json
       gen-000006/         the previous generation, kept for readers that still have it open
       writer.lock         held (flock) by the one process writing; contains its PID
 
@@ -29,7 +29,8 @@ from indexer.analysis import ANALYZER_VERSION
 from indexer.checksums import damaged, read_manifest, sealed, verify_files
 from indexer.errors import IncompatibleIndex, IndexLocked, NotAnIndex
 from indexer.schema import IndexSettings
-from indexer.segment import SegmentSet, segment_files
+from indexer.codec import segment_files
+from indexer.segment import SegmentSet
 
 CURRENT = "CURRENT"
 MANIFEST = "manifest.json"

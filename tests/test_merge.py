@@ -16,7 +16,8 @@ from indexer.analysis import TermKeys
 from indexer.build import add_articles
 from indexer.schema import INDEX_FIELDS
 from indexer.merge import merge_segments
-from indexer.segment import SegmentReader, SegmentWriter
+from indexer.segment import SegmentReader
+from indexer.segment_writer import SegmentWriter
 from indexer.sources import Problem, read_sources
 from tests.conftest import CORPUS
 

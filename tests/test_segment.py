@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 
 from indexer.analysis import TermKeys
-from indexer.segment import NO_DATE, SegmentReader, SegmentSet, SegmentWriter
+from indexer.codec import NO_DATE
+from indexer.segment import SegmentReader, SegmentSet
+from indexer.segment_writer import SegmentWriter
 
 FIELDS = ("title", "body")
 KEYS = TermKeys()
@@ -146,7 +148,7 @@ def test_a_segment_too_small_for_a_full_dictionary_reads_back(segment):
 @pytest.mark.parametrize("largest_syllable", [900, 2**31 - 1])  # packed sort; too wide to pack
 @pytest.mark.parametrize("bigrams", [False, True])
 def test_postings_are_ordered_by_key_then_document_however_they_are_sorted(largest_syllable, bigrams):
-    from indexer.segment import _sorted_by_key
+    from indexer.segment_writer import _sorted_by_key
 
     rng = np.random.default_rng(7)
     n_docs = 300

@@ -28,7 +28,8 @@ from indexer.schema import ID_FIELD, IndexSettings
 from indexer.store import open_generation, open_segments, read_duplicates
 from indexer.near_duplicates import near_copy_matrix
 from indexer.ranking_tables import ranking_tables
-from indexer.segment import NO_DATE, SegmentSet
+from indexer.codec import NO_DATE
+from indexer.segment import SegmentSet
 from indexer.errors import CorruptIndex, QueryError
 from indexer.store import Generation, current_generation
 from search.query import ParsedQuery, parse_day, parse_query

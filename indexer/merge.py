@@ -42,6 +42,8 @@ from indexer.segment import SegmentReader, deleted_docs
 
 # Postings decoded at once while merging: about 20 bytes each with their temporaries.
 CHUNK_POSTINGS = 4_000_000
+# Terms up to this many bytes are merged as fixed-width NumPy byte strings.
+LONGEST_FIXED_WIDTH_TERM = 64
 
 
 def merge_segments(directory: Path, entries: list[dict], out_directory: Path, name: str,
@@ -123,23 +125,21 @@ def _merged_field(readers: list[SegmentReader], renumber: list[np.ndarray], fiel
     per_reader = []
     for reader in readers:
         lo, hi = reader.fields.get(field, (0, 0))
-        table = np.asarray(_term_table(reader))
-        terms = [bytes(reader._lex[int(table[r, LEX]) : int(table[r + 1, LEX])]) for r in range(lo, hi)]
-        per_reader.append((lo, terms, table[lo:hi, DF].astype(np.int64)))
-    merged = sorted(set().union(*(terms for _, terms, _ in per_reader)))
-    position = {term: i for i, term in enumerate(merged)}
+        table = _term_table(reader)
+        per_reader.append((lo, _term_bytes(reader, lo, hi), table[lo:hi, DF].astype(np.int64)))
+    # The merged dictionary: every input's terms, in byte order, once. Fixed-width byte
+    # strings sort and search as NumPy arrays (bytes order, as the dictionary is kept).
+    kind = object if any(terms.dtype == object for _, terms, _ in per_reader) else \
+        f"S{max((terms.dtype.itemsize for _, terms, _ in per_reader), default=1)}"
+    merged = np.unique(np.concatenate([terms.astype(kind) for _, terms, _ in per_reader])) if per_reader else np.zeros(0, dtype="S1")
     # Each input's rows map to merged term numbers in order (both are in byte order).
-    mapped = [np.fromiter((position[t] for t in terms), dtype=np.int64, count=len(terms)) for _, terms, _ in per_reader]
+    mapped = [np.searchsorted(merged, terms.astype(kind)).astype(np.int64) for _, terms, _ in per_reader]
     weight = np.zeros(len(merged), dtype=np.int64)
     for numbers, (_, _, df) in zip(mapped, per_reader):
         np.add.at(weight, numbers, df)
-    bounds = [0]
-    total = 0
-    for i, w in enumerate(weight.tolist()):
-        total += w
-        if total >= chunk_postings:
-            bounds.append(i + 1)
-            total = 0
+    # Slices of the dictionary with about chunk_postings postings each.
+    slice_of = np.cumsum(weight) // chunk_postings
+    bounds = [0] + (np.flatnonzero(np.diff(slice_of)) + 1).tolist()
     if bounds[-1] != len(merged):
         bounds.append(len(merged))
     for start, end in zip(bounds, bounds[1:]):
@@ -164,7 +164,7 @@ def _merged_field(readers: list[SegmentReader], renumber: list[np.ndarray], fiel
         yield _encode(term_of, doc_of, tf_of, merged, exception_bytes)
 
 
-def _encode(term_of: np.ndarray, doc_of: np.ndarray, tf_of: np.ndarray, merged: list[bytes], exception_bytes: int):
+def _encode(term_of: np.ndarray, doc_of: np.ndarray, tf_of: np.ndarray, merged: np.ndarray, exception_bytes: int):
     """Table rows, lex, gap and frequency bytes for sorted postings, as SegmentWriter writes them."""
     total = term_of.size
     first_posting = np.ones(total, dtype=bool)
@@ -178,11 +178,31 @@ def _encode(term_of: np.ndarray, doc_of: np.ndarray, tf_of: np.ndarray, merged: 
     gaps = np.diff(doc_of, prepend=np.int64(0))[~first_posting]
     table[:, GAPS], gap_bytes = patched_gaps(gaps, df - 1, exception_bytes)
     table[:, FREQS], freq_bytes = packed_frequencies(tf_of.astype(np.uint8), starts, df)
-    encoded = [merged[i] for i in distinct.tolist()]
+    encoded = merged[distinct].tolist()
     lengths = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
     if encoded:
         np.cumsum(lengths[:-1], out=table[1:, LEX])
     return table, b"".join(encoded), gap_bytes, freq_bytes
+
+
+def _term_bytes(reader: SegmentReader, lo: int, hi: int) -> np.ndarray:
+    """The terms of rows [lo, hi) of a segment as a fixed-width byte-string array."""
+    table = _term_table(reader)
+    starts = table[lo:hi, LEX].astype(np.int64)
+    lengths = table[lo + 1 : hi + 1, LEX].astype(np.int64) - starts
+    width = max(1, int(lengths.max(initial=0)))
+    if width > LONGEST_FIXED_WIDTH_TERM:
+        # A long code or URL would make every row that wide: Python byte strings instead.
+        terms = np.empty(lengths.size, dtype=object)
+        terms[:] = [bytes(reader._lex[a : a + n]) for a, n in zip(starts.tolist(), lengths.tolist())]
+        return terms
+    lex = np.frombuffer(reader._lex, dtype=np.uint8) if len(reader._lex) else np.zeros(0, dtype=np.uint8)
+    out = np.zeros((lengths.size, width), dtype=np.uint8)
+    row = np.repeat(np.arange(lengths.size), lengths)
+    column = np.arange(row.size) - np.repeat(exclusive_cumsum(lengths), lengths)
+    out[row, column] = lex[starts[row] + column]
+    # Terms never hold a NUL byte, so the padding NumPy strips is only padding.
+    return out.view(f"S{width}").reshape(lengths.size)
 
 
 def _term_table(reader: SegmentReader) -> np.ndarray:

@@ -72,11 +72,14 @@ def test_deleted_documents_are_dropped_and_the_rest_renumbered(tmp_path):
 
 def test_long_gaps_and_large_frequencies_survive_a_merge(tmp_path):
     # Gaps over 254 documents are stored as exceptions after the term's gap bytes; frequencies
-    # over 15 take a whole byte. 700 short documents, in three parts.
+    # over 15 take a whole byte; a term over 64 bytes is merged as a Python byte string.
+    # 700 short documents, in three parts.
     keys = TermKeys()
     texts = []
     for n in range(700):
         words = ["thường"] + (["hiếm"] if n in (0, 300, 699) else []) + ["lũ"] * (1 + n % 40)
+        if n % 97 == 0:  # a term longer than the fixed-width merge takes: a long code
+            words.append("https://baolaocai.vn/" + "tin-tuc/" * 12 + str(n))
         texts.append(words)
 
     def write(name: str, part: list[list[str]]) -> dict:

@@ -4,13 +4,14 @@
     summary = build_index(["corpus/"], "/tmp/idx")
 """
 
-from indexer.build import BuildSummary, build_index, shipped_corpus
+from indexer.build import BuildSummary, build_index, shipped_corpus, update_index
 from indexer.schema import IndexSettings
 from indexer.store import default_index_dir
-from indexer.errors import IncompatibleIndex, IndexLocked, NotAnIndex, QueryError, SourceNotFound, VnsearchError
+from indexer.errors import CorruptIndex, IncompatibleIndex, IndexLocked, NotAnIndex, QueryError, SourceNotFound, VnsearchError
 
 __all__ = [
     "BuildSummary",
+    "CorruptIndex",
     "IncompatibleIndex",
     "IndexLocked",
     "IndexSettings",
@@ -21,4 +22,5 @@ __all__ = [
     "build_index",
     "default_index_dir",
     "shipped_corpus",
+    "update_index",
 ]

@@ -6,11 +6,13 @@
             print(hit.title, hit.snippet.plain)
 """
 
-from indexer.errors import IncompatibleIndex, NotAnIndex, QueryError, VnsearchError
-from search.api import Hit, Index, IndexStats, Query, SearchResults, open_index
+from indexer.errors import CorruptIndex, IncompatibleIndex, NotAnIndex, QueryError, VnsearchError
+from search.api import Article, Hit, Index, IndexStats, Query, SearchResults, open_index
 from search.snippets import Snippet
 
 __all__ = [
+    "Article",
+    "CorruptIndex",
     "Query",
     "Hit",
     "IncompatibleIndex",

@@ -5,9 +5,9 @@
 """
 
 from indexer.build import BuildSummary, build_index, shipped_corpus, update_index
+from indexer.errors import CorruptIndex, IncompatibleIndex, IndexLocked, NotAnIndex, QueryError, SourceNotFound, VnsearchError
 from indexer.schema import IndexSettings
 from indexer.store import default_index_dir
-from indexer.errors import CorruptIndex, IncompatibleIndex, IndexLocked, NotAnIndex, QueryError, SourceNotFound, VnsearchError
 
 __all__ = [
     "BuildSummary",

@@ -312,6 +312,7 @@ def build_index(
         generation = new_generation(index_dir)
         shares = _read_and_write_shares(sources, generation.path, settings.procs, settings.memory_mb, show_progress)
         segments, duplicates = _keep_first_copies(shares, generation, summary, log)
+        del shares  # a record per article: not to be held through the merges
         segments = merge_by_policy(generation.path, segments)
         summary.added = summary.indexed
         summary.generation = generation.path.name

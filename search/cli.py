@@ -310,7 +310,10 @@ def stats_command(
         ("last run", ", ".join(f"{k} {v}" for k, v in run.items())),
     ]
     for name, table in stats.ranking_tables.items():
-        state = "as built" if table["same"] else "CHANGED since the index was built: scores differ from the build's"
+        if table["built_with"] is None:
+            state = "not recorded in this index (built before vnsearch 0.3)"
+        else:
+            state = "as built" if table["same"] else "CHANGED since the index was built: scores differ from the build's"
         lines.append(({"headline_evidence": "headlines"}.get(name, name), f"{state} ({', '.join(Path(f).name for f in table['files'])})"))
     for label, value in lines:
         typer.echo(f"{label:<13} {value}")

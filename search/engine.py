@@ -84,6 +84,9 @@ class Engine:
     # two arrays, and the common syllables of a language are in nearly every query.
     DENSE_SHARE = 0.125
     DENSE_CACHE_BYTES = 64 * 2**20
+    # Each of the postings and the score caches holds at most this much (common terms of a
+    # million articles are megabytes each: counted in terms, the caches grew to gigabytes).
+    CACHE_BYTES = 256 * 2**20
 
     def __init__(self, segments: SegmentSet, k1: float = 1.2, b: float = 0.75) -> None:
         self.segments = segments
@@ -92,9 +95,11 @@ class Engine:
         self.live = segments.live
         self.documents = int(self.live.sum())
         self._lengths: dict[str, tuple[np.ndarray, float]] = {}
-        self._postings: LRUCache[_Postings] = LRUCache(self.CACHE_TERMS)
-        self._scores: LRUCache[tuple[np.ndarray, np.ndarray]] = LRUCache(self.CACHE_TERMS)
-        self._dense: LRUCache[np.ndarray] = LRUCache(max(8, self.DENSE_CACHE_BYTES // (4 * max(1, self.size))))
+        self._postings: LRUCache[_Postings] = LRUCache(
+            self.CACHE_TERMS, lambda p: p.docs.nbytes + p.freqs.nbytes, self.CACHE_BYTES)
+        self._scores: LRUCache[tuple[np.ndarray, np.ndarray]] = LRUCache(
+            self.CACHE_TERMS, lambda pair: pair[0].nbytes + pair[1].nbytes, self.CACHE_BYTES)
+        self._dense: LRUCache[np.ndarray] = LRUCache(self.CACHE_TERMS, lambda dense: dense.nbytes, self.DENSE_CACHE_BYTES)
 
     # -- data -----------------------------------------------------------------------------------
 

@@ -116,6 +116,9 @@ def test_duplicates_are_merged_and_counted(tmp_path):
 def test_stats_json(corpus_index_dir):
     data = json.loads(run("stats", "--index", corpus_index_dir, "--json").output)
     assert data["documents"] == 15 and data["fields"] == ["title", "body"] and data["size_bytes"] > 0
+    assert data["ranking_tables"]["abbreviations"]["same"] and data["tuned"] == {}
+    shown = run("stats", "--index", corpus_index_dir).output
+    assert "abbreviations as built (abbreviations.tsv)" in shown and "headlines     as built" in shown
 
 
 @pytest.mark.parametrize("command", ["index", "update", "search", "stats", "inspect"])

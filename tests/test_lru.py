@@ -33,3 +33,11 @@ def test_threads_sharing_it_never_fail():
     for t in threads:
         t.join()
     assert errors == [] and len(cache) <= 8
+
+
+def test_a_weighed_cache_keeps_its_weight_under_the_bound():
+    cache = LRUCache(100, weigh=len, max_weight=10)
+    for word in ["sinh", "hoạt", "chi", "bộ", "đảng", "viên"]:
+        cache.get_or_compute(word, lambda w=word: w * 2)  # "sinhsinh" weighs 8
+    assert cache.weight <= 10 and cache.weight == sum(len(v) for v in cache._items.values())
+    assert len(cache) < 6

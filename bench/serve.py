@@ -1,9 +1,10 @@
 """The server under concurrent load while an update publishes a new generation.
 
 ``vnsearch serve`` (its default worker processes, one per core) on a VNTC index; for each
-number of concurrent clients, a fixed number of title queries (top 10 with snippets, keep-alive
-connections), and half-way through, ``vnsearch update`` adds articles and publishes a new
-generation. Every response is checked against the answers the library gives in-process before
+number of concurrent clients, at least a fixed number of title queries (top 10 with snippets,
+keep-alive connections); a quarter of the way through, ``vnsearch update`` adds articles and
+publishes a new generation, and the load goes on until 50 more requests were sent after it
+published. Every response is checked against the answers the library gives in-process before
 and after that update: a response equal to neither is a wrong result. In the same run, the
 single-query p50 of an in-process ``Index`` (what bench/speed.py measures) is the baseline of
 the latency ratio.
@@ -95,9 +96,11 @@ def start_server(index_dir: Path, workers: int) -> tuple[subprocess.Popen, int]:
 
 
 def load_level(port: int, queries: list[str], clients: int, requests: int, update, expected_before, index_dir) -> dict:
-    """``requests`` queries from ``clients`` threads; ``update()`` runs when half are done."""
-    work = [queries[i % len(queries)] for i in range(requests)]
+    """At least ``requests`` queries from ``clients`` threads; ``update()`` starts when a
+    quarter are done, and the load goes on until 50 requests have been sent after it
+    published, so that every level is measured across the switch."""
     lock = threading.Lock()
+    after_update = [None]  # the request number at which the update had published
     latencies: list[float] = []
     answers: list[tuple[str, int, tuple | None]] = []
     next_job = [0]
@@ -109,12 +112,15 @@ def load_level(port: int, queries: list[str], clients: int, requests: int, updat
             with lock:
                 i = next_job[0]
                 next_job[0] += 1
-            if i >= len(work):
+                if update.done.is_set() and after_update[0] is None:
+                    after_update[0] = i
+            if i >= requests and after_update[0] is not None and i >= after_update[0] + 50:
                 break
-            if i == len(work) // 2 and not update_started.is_set():
+            if i == requests // 4 and not update_started.is_set():
                 update_started.set()
                 threading.Thread(target=update).start()
-            path = "/api/search?" + urllib.parse.urlencode({"q": work[i], "limit": 10})
+            query = queries[i % len(queries)]
+            path = "/api/search?" + urllib.parse.urlencode({"q": query, "limit": 10})
             started = time.perf_counter()
             try:
                 connection.request("GET", path)
@@ -129,7 +135,7 @@ def load_level(port: int, queries: list[str], clients: int, requests: int, updat
             key = answer_key(json.loads(body)["hits"]) if status == 200 else None
             with lock:
                 latencies.append(elapsed)
-                answers.append((work[i], status, key))
+                answers.append((query, status, key))
         connection.close()
 
     started = time.perf_counter()
@@ -140,7 +146,7 @@ def load_level(port: int, queries: list[str], clients: int, requests: int, updat
         t.join()
     wall = time.perf_counter() - started
     update.done.wait()
-    expected_after = expected_answers(index_dir, sorted(set(work)))
+    expected_after = expected_answers(index_dir, sorted({q for q, _, _ in answers}))
     errors = sum(1 for _, status, _ in answers if status != 200)
     wrong = sum(1 for q, status, key in answers if status == 200 and key not in (expected_before[q], expected_after[q]))
     new_seen = sum(1 for q, status, key in answers if status == 200 and key == expected_after[q] != expected_before[q])
@@ -171,7 +177,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--docs", type=int, default=20000, help="VNTC articles indexed (0: all)")
     parser.add_argument("--clients", default="1,8,32", help="concurrent clients, comma-separated")
-    parser.add_argument("--requests", type=int, default=600, help="requests per level")
+    parser.add_argument("--requests", type=int, default=600, help="requests per level (at least)")
     parser.add_argument("--queries", type=int, default=500, help="distinct title queries")
     parser.add_argument("--workers", type=int, default=0, help="server worker processes (0: the server's default)")
     args = parser.parse_args()
@@ -204,7 +210,8 @@ def main() -> None:
         shutil.rmtree(workdir, ignore_errors=True)
 
     print(f"vnsearch serve: {len(base):,} VNTC articles, {len(queries)} title queries, top 10 with snippets; "
-          f"an update adds 50 articles half-way through each level\n")
+          f"at least {args.requests} requests a level, an update adding 50 articles from a quarter of the way, "
+          f"and 50 more requests after it published\n")
     print("| clients | requests | req/s | p50 ms | p99 ms | errors | wrong results | answers from the new generation |")
     print("|---|---|---|---|---|---|---|---|")
     for r in rows:

@@ -19,7 +19,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO, Iterable, Iterator, NamedTuple, Sequence
+from typing import IO, Callable, Iterable, Iterator, NamedTuple, Sequence
 
 import numpy as np
 from tqdm import tqdm
@@ -378,11 +378,9 @@ def _read_and_write_forked_share(*job) -> _ShareResult:
 
 
 def _read_and_write_share(sources: list[str], share: Share, directory: str, memory_mb: float, progress) -> _ShareResult:
-    """Read, analyse and write one process's share of the input, flushing a segment whenever
-    the writer's buffer reaches ``memory_mb`` (each with its own term keys, so nothing grows
-    with the corpus)."""
-    articles, problems, segments = [], [], []
-    budget = memory_mb * 2**20
+    """Read, analyse and write one process's share of the input as segments of at most
+    ``memory_mb`` of buffer each."""
+    articles, problems = [], []
 
     def articles_read() -> Iterator[Article]:
         for record in read_sources(sources, share):
@@ -391,27 +389,49 @@ def _read_and_write_share(sources: list[str], share: Share, directory: str, memo
             else:
                 yield record
 
-    def new_writer() -> tuple[TermKeys, SegmentWriter]:
-        keys = TermKeys()
-        return keys, SegmentWriter(INDEX_FIELDS, keys.text)
-
-    def flush(writer: SegmentWriter) -> None:
-        if writer.docs:
-            # Unique across the processes: the k-th segment of share i of n.
-            name = f"s{len(segments) * share.of + share.index + 1:06d}"
-            writer.write(Path(directory), name)
-            segments.append({"name": name, "docs": writer.docs, "deleted": None})
-
-    keys, writer = new_writer()
+    # Names unique across the processes: the k-th segment of share i of n.
+    writer = SegmentsWriter(Path(directory), memory_mb, lambda k: f"s{k * share.of + share.index + 1:06d}")
     for batch in _batches(articles_read()):
-        for record, doc in zip(batch, add_articles(writer, keys, batch)):
+        for record, doc in zip(batch, writer.add(batch)):
             articles.append((record.ordinal, record.id, record.origin, doc.fingerprint, record.warnings))
         progress(len(batch))
-        if writer.memory_bytes() >= budget:
-            flush(writer)
-            keys, writer = new_writer()
-    flush(writer)
-    return _ShareResult(segments, articles, problems)
+    return _ShareResult(writer.finish(), articles, problems)
+
+
+class SegmentsWriter:
+    """Writes articles as segments, flushing one whenever the writer's buffer reaches
+    ``memory_mb`` (Lucene's RAM buffer), each with its own term keys, so that nothing grows
+    with the corpus. Builds and updates both write through it."""
+
+    def __init__(self, directory: Path, memory_mb: float, name_of: Callable[[int], str]) -> None:
+        self.directory = Path(directory)
+        self.budget = memory_mb * 2**20
+        self.name_of = name_of  # the name of the k-th segment written
+        self.segments: list[dict] = []
+        self._start()
+
+    def _start(self) -> None:
+        self.keys = TermKeys()
+        self.writer = SegmentWriter(INDEX_FIELDS, self.keys.text)
+
+    def add(self, articles: Sequence[Article]) -> list[IndexedDocument]:
+        """Analyse and add a batch of articles; flush if the buffer is full."""
+        documents = add_articles(self.writer, self.keys, articles)
+        if self.writer.memory_bytes() >= self.budget:
+            self._flush()
+        return documents
+
+    def _flush(self) -> None:
+        if self.writer.docs:
+            name = self.name_of(len(self.segments))
+            self.writer.write(self.directory, name)
+            self.segments.append({"name": name, "docs": self.writer.docs, "deleted": None})
+        self._start()
+
+    def finish(self) -> list[dict]:
+        """Write what is buffered; the segments written, in document order."""
+        self._flush()
+        return self.segments
 
 
 def _keep_first_copies(shares: list[_ShareResult], generation: Generation, summary: BuildSummary, log: Report) -> tuple[list[dict], dict[str, list[str]]]:
@@ -686,26 +706,12 @@ def _updated_segments(generation: Generation, live: SegmentSet, deleted: set[int
 
 def _write_segments(articles: list[Article], directory: Path, first_number: int, memory_mb: float, show_progress: bool) -> list[dict]:
     """Write articles as segments numbered from ``first_number``, flushing at ``memory_mb``."""
-    written: list[dict] = []
-
-    def flush(writer: SegmentWriter) -> None:
-        if writer.docs:
-            name = f"s{first_number + len(written):06d}"
-            writer.write(directory, name)
-            written.append({"name": name, "docs": writer.docs, "deleted": None})
-
-    keys = TermKeys()
-    writer = SegmentWriter(INDEX_FIELDS, keys.text)
+    writer = SegmentsWriter(directory, memory_mb, lambda k: f"s{first_number + k:06d}")
     with tqdm(total=len(articles), desc="indexing", unit="doc", disable=not show_progress, leave=False) as bar:
         for batch in _batches(articles):
-            add_articles(writer, keys, batch)
+            writer.add(batch)
             bar.update(len(batch))
-            if writer.memory_bytes() >= memory_mb * 2**20:
-                flush(writer)
-                keys = TermKeys()
-                writer = SegmentWriter(INDEX_FIELDS, keys.text)
-    flush(writer)
-    return written
+    return writer.finish()
 
 
 def _remove_unlisted_files(generation: Generation, manifest: dict) -> None:

@@ -395,7 +395,7 @@ class Index:
             docnums, near = _collapse(segments.signatures(), docnums)
             docnums = docnums[offset : offset + limit]
         hits = tuple(
-            self._hit(segments, duplicates, rank, int(docnum), float(scores[docnum]), built.terms, snippet_chars,
+            self._hit(segments.stored(int(docnum)), duplicates, rank, float(scores[docnum]), built.terms, snippet_chars,
                       near=[segments.stored(n)["id"] for n in near.get(int(docnum), [])])
             for rank, docnum in enumerate(docnums, start=offset + 1)
         )
@@ -410,29 +410,35 @@ class Index:
 
     def get(self, doc_id: str) -> Hit | None:
         """The document with this id (its copies' ids work too), or None."""
+        found = self._stored_by_id(doc_id)
+        return None if found is None else self._hit(*found, 0, 0.0, QueryTerms(), 240)
+
+    def _stored_by_id(self, doc_id: str) -> tuple[dict, dict[str, list[str]]] | None:
+        """(stored fields, copies table) of the article with this id or a copy of it, read from
+        one generation."""
         self.refresh()
-        segments, engine = self._segments, self._engine
-        wanted = {doc_id} | {kept for kept, copies in self._duplicates.items() if doc_id in copies}
+        segments, engine, _, duplicates = self._state
+        wanted = {doc_id} | {kept for kept, copies in duplicates.items() if doc_id in copies}
         for candidate in wanted:
             docs = engine.postings(ID_FIELD, candidate).docs
             if docs.size:
-                return self._hit(segments, self._duplicates, 0, int(docs[0]), 0.0, QueryTerms(), 240)
+                return segments.stored(int(docs[0])), duplicates
         return None
 
     def read(self, doc_id: str, highlight: str | None = None) -> "Article | None":
         """One article in full (its copies' ids work too), the words of the query ``highlight``
         marked in the whole text as a search would mark them; None if there is no such id."""
-        hit = self.get(doc_id)
-        if hit is None:
+        found = self._stored_by_id(doc_id)
+        if found is None:
             return None
+        stored, duplicates = found
         terms = QueryTerms()
         if highlight and highlight.strip():
             try:
                 terms = build_query(parse_query(highlight), self.settings, SEARCHABLE_FIELDS).terms
             except QueryError:
                 pass  # nothing to highlight in it: the article is shown plain
-        segments = self._segments
-        stored = segments.stored(int(self._engine.postings(ID_FIELD, hit.id).docs[0]))
+        hit = self._hit(stored, duplicates, 0, 0.0, QueryTerms(), 240)
         body = stored.get("body", "")
         return Article(hit, make_snippet(body, terms, max(len(body), 1)), make_snippet(hit.title, terms, max(len(hit.title), 1)))
 
@@ -445,9 +451,8 @@ class Index:
         """Is ``word`` (as written, diacritics and all) in the index?"""
         return self._suggester._df(normalize_term(word), folded=False) > 0
 
-    def _hit(self, segments: SegmentSet, duplicates: dict, rank: int, docnum: int, score: float, terms: QueryTerms,
+    def _hit(self, stored: dict, duplicates: dict, rank: int, score: float, terms: QueryTerms,
              snippet_chars: int, near: Sequence[str] = ()) -> Hit:
-        stored = segments.stored(docnum)
         return Hit(
             rank=rank,
             id=stored["id"],
@@ -489,6 +494,13 @@ class Index:
     def __len__(self) -> int:
         self.refresh()
         return self._engine.documents
+
+    def live(self) -> tuple[str, int]:
+        """(name of the live generation, its number of documents), after a refresh: what a
+        health check needs, without the file sizes and table fingerprints of ``stats()``."""
+        self.refresh()
+        generation, engine = self._generation, self._engine
+        return generation.path.name, engine.documents
 
 
 def _ranking_tables_compared(recorded: dict) -> dict:

@@ -89,9 +89,8 @@ def create_app(index_dir: str | os.PathLike | None = None, cors_origins: list[st
 
     @app.get("/healthz", tags=["service"], summary="Is the index open and searchable?")
     def healthz() -> dict:
-        index = _call(holder.get)
-        stats = _call(index.stats)
-        return {"status": "ok", "generation": stats.generation, "documents": stats.documents}
+        generation, documents = _call(_call(holder.get).live)
+        return {"status": "ok", "generation": generation, "documents": documents}
 
     @app.get("/api/search", tags=["search"], summary="Ranked hits with highlighted snippets (as `vnsearch search --json`)")
     def api_search(

@@ -138,9 +138,12 @@ class Engine:
     def unit_scores(self, fieldname: str, text: str, k1: float | None = None, b: float | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(documents, BM25 scores at boost 1) of a term, cached: the common syllables of a
         language come back in almost every query. ``k1``/``b`` default to the engine's."""
-        k1 = self.k1 if k1 is None else k1
-        b = self.b if b is None else b
+        k1, b = self._bm25_parameters(k1, b)
         return self._scores.get_or_compute((fieldname, text, k1, b), lambda: self._bm25(fieldname, text, k1, b))
+
+    def _bm25_parameters(self, k1: float | None, b: float | None) -> tuple[float, float]:
+        """A term's own k1 and b, or the engine's where it has none."""
+        return (self.k1 if k1 is None else k1), (self.b if b is None else b)
 
     def _bm25(self, fieldname: str, text: str, k1: float, b: float) -> tuple[np.ndarray, np.ndarray]:
         p = self.postings(fieldname, text)
@@ -171,7 +174,7 @@ class Engine:
         if isinstance(node, Term):
             docs, unit = self.unit_scores(node.field, node.text, node.k1, node.b)
             if docs.size > self.DENSE_SHARE * self.size:
-                key = (node.field, node.text, node.k1 or self.k1, self.b if node.b is None else node.b)
+                key = (node.field, node.text, *self._bm25_parameters(node.k1, node.b))
                 dense = self._dense.get_or_compute(key, lambda: self._densify(docs, unit))
                 out += dense if node.boost == 1.0 else dense * np.float32(node.boost)
             else:

@@ -4,7 +4,8 @@
 the articles once for every field family and writing it as a segment (``indexer.segment_writer``);
 then it keeps the first of each exact duplicate (recording the others' ids on it) and
 publishes the new generation, which becomes live only when complete (``indexer.store``).
-``update_index`` adds a segment for new and changed articles and marks replaced ones deleted.
+``update_index`` writes new and changed articles as segments and marks replaced ones deleted;
+both write through ``SegmentsWriter`` and leave merging to the merge policy (``indexer.merge``).
 """
 
 from __future__ import annotations
@@ -336,7 +337,7 @@ def available_cores() -> int:
 
 @dataclass
 class _ShareResult:
-    """What one process read and wrote: its segment (None if it had no articles), each
+    """What one process read and wrote: its segments (none if it had no articles), each
     article's place, and the problems it met."""
 
     segments: list[dict]  # in document order

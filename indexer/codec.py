@@ -156,3 +156,52 @@ def write_bytes(path: str, data: bytes) -> None:
 def save_array(path: str, array_: np.ndarray) -> None:
     with open(path, "wb") as f:
         np.save(f, array_)
+
+
+class StoredBlocks:
+    """Stored documents (one JSON line each) gathered into blocks of DOCS_PER_BLOCK, compressed
+    with a preset dictionary made of the first DICTIONARY_BYTES of them. The segment writer
+    and the merger both write ``.docs``, ``.docs.npy`` and ``.zdict`` through it."""
+
+    def __init__(self) -> None:
+        self.blocks: list[bytes] = []  # compressed
+        self._pending: list[bytes] = []
+        self._waiting: list[bytes] = []  # whole blocks, until the dictionary can be made
+        self.dictionary: bytes | None = None
+
+    def add(self, line: bytes) -> None:
+        self._pending.append(line)
+        if len(self._pending) == DOCS_PER_BLOCK:
+            self._flush_block()
+
+    def bytes_held(self) -> int:
+        return sum(map(len, self.blocks)) + sum(map(len, self._waiting))
+
+    def _flush_block(self) -> None:
+        if not self._pending:
+            return
+        block = b"\n".join(self._pending)
+        self._pending = []
+        if self.dictionary is not None:
+            self.blocks.append(compress_block(block, self.dictionary))
+            return
+        self._waiting.append(block)
+        if sum(map(len, self._waiting)) >= DICTIONARY_BYTES:
+            self._start_compressing()
+
+    def _start_compressing(self) -> None:
+        """Make the dictionary of the blocks seen so far and compress them with it."""
+        self.dictionary = b"\n".join(self._waiting)[-DICTIONARY_BYTES:]
+        self.blocks += [compress_block(block, self.dictionary) for block in self._waiting]
+        self._waiting = []
+
+    def write(self, prefix: str) -> None:
+        """Write ``prefix.docs``, ``prefix.docs.npy`` (block offsets) and ``prefix.zdict``."""
+        self._flush_block()
+        if self.dictionary is None:
+            self._start_compressing()
+        with open(f"{prefix}.docs", "wb") as f:
+            for block in self.blocks:
+                f.write(block)
+        save_array(f"{prefix}.docs.npy", np.cumsum([0] + [len(b) for b in self.blocks], dtype=np.int64))
+        write_bytes(f"{prefix}.zdict", self.dictionary)

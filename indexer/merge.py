@@ -24,14 +24,13 @@ from indexer.near_duplicates import SIGNATURE_SIZE
 from indexer.codec import (
     ALL_ONES,
     DF,
-    DICTIONARY_BYTES,
     DOCS_PER_BLOCK,
     FIRST,
     FORMAT,
     FREQS,
     GAPS,
     LEX,
-    compress_block,
+    StoredBlocks,
     exclusive_cumsum,
     packed_frequencies,
     patched_gaps,
@@ -264,48 +263,14 @@ def _decode_rows(reader: SegmentReader, a: int, b: int) -> tuple[np.ndarray, np.
 
 def _write_stored(readers: list[SegmentReader], keep: list[np.ndarray], prefix: Path) -> None:
     """Copy the live documents' stored JSON lines into blocks compressed as SegmentWriter does."""
-    pending: list[bytes] = []
-    waiting: list[bytes] = []
-    blocks: list[bytes] = []
-    dictionary: bytes | None = None
-
-    def flush() -> None:
-        if not pending:
-            return
-        block = b"\n".join(pending)
-        pending.clear()
-        if dictionary is not None:
-            blocks.append(compress_block(block, dictionary))
-            return
-        waiting.append(block)
-        if sum(map(len, waiting)) >= DICTIONARY_BYTES:
-            start()
-
-    def start() -> None:
-        nonlocal dictionary, waiting
-        dictionary = b"\n".join(waiting)[-DICTIONARY_BYTES:]
-        blocks.extend(compress_block(block, dictionary) for block in waiting)
-        waiting = []
-
+    stored = StoredBlocks()
     for reader, live in zip(readers, keep):
         for block in range(len(reader._block_offsets) - 1):
-            lines = reader._block(block).split(b"\n")
             base = block * reader._per_block
-            for i, line in enumerate(lines):
+            for i, line in enumerate(reader._block(block).split(b"\n")):
                 if live[base + i]:
-                    pending.append(line)
-                    if len(pending) == DOCS_PER_BLOCK:
-                        flush()
-    flush()
-    if dictionary is None:
-        start()
-    offsets = np.cumsum([0] + [len(b) for b in blocks], dtype=np.int64)
-    with open(f"{prefix}.docs", "wb") as f:
-        for block in blocks:
-            f.write(block)
-    save_array(f"{prefix}.docs.npy", offsets)
-    with open(f"{prefix}.zdict", "wb") as f:
-        f.write(dictionary or b"")
+                    stored.add(line)
+    stored.write(str(prefix))
 
 
 # The merge policy, after Lucene's LogMergePolicy: segments are grouped in levels by their

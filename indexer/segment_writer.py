@@ -14,7 +14,6 @@ import numpy as np
 from indexer.codec import (
     ALL_ONES,
     DF,
-    DICTIONARY_BYTES,
     DOCS_PER_BLOCK,
     EMPTY_SIGNATURE,
     FIRST,
@@ -23,7 +22,7 @@ from indexer.codec import (
     GAPS,
     LEX,
     NO_DATE,
-    compress_block,
+    StoredBlocks,
     packed_frequencies,
     patched_gaps,
     save_array,
@@ -59,10 +58,7 @@ class SegmentWriter:
         self._categories: dict[str, int] = {}
         self._source_ids = array("i")
         self._category_ids = array("i")
-        self._stored_blocks: list[bytes] = []
-        self._pending: list[str] = []
-        self._dictionary: bytes | None = None  # until enough documents came to make it
-        self._waiting_blocks: list[bytes] = []
+        self._stored = StoredBlocks()
 
     def add(
         self, terms: dict[str, Sequence[int]], stored: dict, date: datetime | None, source: str | None,
@@ -91,9 +87,7 @@ class SegmentWriter:
             self._dates.append(_seconds(date))
             self._source_ids.append(_table_id(self._sources, source))
             self._category_ids.append(_table_id(self._categories, category))
-            self._pending.append(json.dumps(stored, ensure_ascii=False, separators=(",", ":"), default=str))
-            if len(self._pending) == DOCS_PER_BLOCK:
-                self._flush_block()
+            self._stored.add(json.dumps(stored, ensure_ascii=False, separators=(",", ":"), default=str).encode("utf-8"))
             self.docs += 1
 
     def _add_postings(self, name: str, keys: np.ndarray, docs: np.ndarray, n_docs: int) -> None:
@@ -123,32 +117,11 @@ class SegmentWriter:
         collected: the buffer a writer flushes on reaching (Lucene's RAM buffer)."""
         collected = sum(len(a) * a.itemsize for group in (self._keys, self._freqs, self._per_doc, self._lengths) for a in group.values())
         largest = max((len(a) for a in self._keys.values()), default=0)
-        stored = sum(map(len, self._stored_blocks)) + sum(map(len, self._waiting_blocks))
+        stored = self._stored.bytes_held()
         return collected + stored + largest * self.WRITE_BYTES_PER_POSTING + len(self._signatures) * 2 + len(self._dates) * 16
-
-    def _flush_block(self) -> None:
-        if not self._pending:
-            return
-        block = "\n".join(self._pending).encode("utf-8")
-        self._pending = []
-        if self._dictionary is not None:
-            self._stored_blocks.append(compress_block(block, self._dictionary))
-            return
-        self._waiting_blocks.append(block)
-        if sum(map(len, self._waiting_blocks)) >= DICTIONARY_BYTES:
-            self._start_compressing()
-
-    def _start_compressing(self) -> None:
-        """Make the dictionary of the blocks seen so far and compress them with it."""
-        self._dictionary = b"\n".join(self._waiting_blocks)[-DICTIONARY_BYTES:]
-        self._stored_blocks += [compress_block(block, self._dictionary) for block in self._waiting_blocks]
-        self._waiting_blocks = []
 
     def write(self, directory: Path, name: str) -> dict:
         """Write the segment's files as ``directory/name.*``; returns its description."""
-        self._flush_block()
-        if self._dictionary is None:
-            self._start_compressing()
         prefix = Path(directory) / name
         # A gap that does not fit a byte is written after the term's gap bytes in this many
         # bytes: enough for any gap inside this segment.
@@ -189,10 +162,7 @@ class SegmentWriter:
         save_array(f"{prefix}.date.npy", np.array(self._dates, dtype=np.int64))
         save_array(f"{prefix}.source.npy", np.array(self._source_ids, dtype=np.int32))
         save_array(f"{prefix}.category.npy", np.array(self._category_ids, dtype=np.int32))
-        offsets = np.cumsum([0] + [len(b) for b in self._stored_blocks], dtype=np.int64)
-        write_bytes(f"{prefix}.docs", b"".join(self._stored_blocks))
-        save_array(f"{prefix}.docs.npy", offsets)
-        write_bytes(f"{prefix}.zdict", self._dictionary)
+        self._stored.write(str(prefix))
         description = {
             "format": FORMAT,
             "name": name,

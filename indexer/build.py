@@ -34,6 +34,7 @@ from indexer.ranking_tables import ranking_tables
 from indexer.schema import FIELD_FAMILIES, ID_FIELD, INDEX_FIELDS, OPENING_MAX_CHARS, IndexSettings
 from indexer.segment import SegmentSet, deleted_docs
 from indexer.segment_writer import SegmentWriter
+from indexer.sources import EVERYTHING as EVERYTHING_READ
 from indexer.sources import Article, Problem, Share, read_sources
 from indexer.store import CURRENT as CURRENT_FILE
 from indexer.store import (
@@ -312,18 +313,26 @@ def build_index(
         remove_stale_generations(index_dir)  # what a killed writer left behind
         generation = new_generation(index_dir)
         shares = _read_and_write_shares(sources, generation.path, settings.procs, settings.memory_mb, show_progress)
-        segments, duplicates = _keep_first_copies(shares, generation, summary, log)
+        per_share, duplicates = _keep_first_copies(shares, [generation] * len(shares), summary, log)
+        segments = [entry for share_segments in per_share for entry in share_segments]
         del shares  # a record per article: not to be held through the merges
-        segments = merge_by_policy(generation.path, segments)
         summary.added = summary.indexed
         summary.generation = generation.path.name
         summary.seconds = round(time.perf_counter() - started, 2)
-        manifest = _manifest(settings, fingerprints, summary, segments, built_at=_now())
-        manifest["duplicates"] = _write_duplicates(generation, duplicates)
-        manifest["files"] = describe_files(generation.path, listed_files(manifest))
-        generation.write_manifest(manifest)
+        finish_built_generation(generation, segments, duplicates, settings, fingerprints, summary)
         publish(index_dir, generation)
     return summary
+
+
+def finish_built_generation(generation: Generation, segments: list[dict], duplicates: dict[str, list[str]],
+                            settings: IndexSettings, fingerprints: dict, summary: BuildSummary) -> None:
+    """Merge a built generation's segments as the policy asks and write its manifest: the
+    generation is then complete, ready to publish."""
+    segments = merge_by_policy(generation.path, segments)
+    manifest = _manifest(settings, fingerprints, summary, segments, built_at=_now())
+    manifest["duplicates"] = _write_duplicates(generation, duplicates)
+    manifest["files"] = describe_files(generation.path, listed_files(manifest))
+    generation.write_manifest(manifest)
 
 
 def available_cores() -> int:
@@ -435,9 +444,12 @@ class SegmentsWriter:
         return self.segments
 
 
-def _keep_first_copies(shares: list[_ShareResult], generation: Generation, summary: BuildSummary, log: Report) -> tuple[list[dict], dict[str, list[str]]]:
+def _keep_first_copies(shares: list[_ShareResult], generations: Sequence[Generation], summary: BuildSummary,
+                       log: Report) -> tuple[list[list[dict]], dict[str, list[str]]]:
     """Go through everything the shares read, in reading order: count and report it, keep the
-    first copy of each body and of each id, and mark the others deleted in their segments."""
+    first copy of each body and of each id, and mark the others deleted in their segments
+    (share i's segments are in ``generations[i]``). Each share's segment list, and the copies
+    table."""
     events = []
     for number, share in enumerate(shares):
         events += [(a[0], number, local, a) for local, a in enumerate(share.articles)]
@@ -476,10 +488,11 @@ def _keep_first_copies(shares: list[_ShareResult], generation: Generation, summa
         if warnings:
             entry["warnings"] = warnings
         log.write(**entry)
-    segments = []
-    for number, share in enumerate(shares):
+    per_share = []
+    for number, (share, generation) in enumerate(zip(shares, generations)):
         gone = np.array(sorted(deleted.get(number, [])), dtype=np.int64)
         start = 0
+        segments = []
         for entry in share.segments:
             entry = dict(entry)
             local = gone[(gone >= start) & (gone < start + entry["docs"])] - start
@@ -488,7 +501,8 @@ def _keep_first_copies(shares: list[_ShareResult], generation: Generation, summa
                 entry["deleted"] = f"{entry['name']}.del-{generation.number:06d}.npy"
                 np.save(generation.path / entry["deleted"], local.astype(np.int32))
             segments.append(entry)
-    return segments, copies
+        per_share.append(segments)
+    return per_share, copies
 
 
 def _write_duplicates(generation: Generation, duplicates: dict[str, list[str]]) -> str:
@@ -535,44 +549,62 @@ def update_index(
     log = Report(report)
     with WriterLock(index_dir):
         remove_stale_generations(index_dir)
-        live, manifest, settings = open_generation(index_dir)
-        live_segments = open_segments(live, manifest)
-        # Files of earlier runs that are gone drop out; their articles are removed below.
-        all_known = manifest.get("sources", {})
-        known_sources = {p: fp for p, fp in all_known.items() if Path(p).exists()}
-        nothing_gone = len(known_sources) == len(all_known)
-        if keep_missing:  # their articles stay, so does the record of where they came from
-            known_sources = dict(all_known)
-        if nothing_gone and all(known_sources.get(path) == fp for path, fp in fingerprints.items()):
-            summary.unchanged = int(live_segments.live.sum())
-            summary.generation = live.path.name
-            summary.seconds = round(time.perf_counter() - started, 2)
-            return summary
-        articles = collect_articles(read_sources(sources), summary, log)
-        live_duplicates = read_duplicates(live, manifest)
-        changes = _Changes(live_segments, live_duplicates, set(fingerprints))
-        for article, copies, fingerprint in articles:
-            changes.read(article, copies, fingerprint, summary, log)
-        if not keep_missing:
-            changes.remove_gone(summary, log)
-        new_sources = {**known_sources, **fingerprints}
-        if not (summary.added or summary.changed or summary.removed) and changes.duplicates == live_duplicates and new_sources == all_known:
-            generation = live  # nothing to write: the live generation stays as it is
-        else:
-            # Even when only the record of the source files changed, a new generation is
-            # written (hard links, no data copied): a live manifest is never rewritten in place.
-            generation = copy_generation(live, index_dir)
-            segments = _updated_segments(generation, live_segments, changes.deleted, changes.to_write, memory_mb, show_progress)
-            summary.seconds = round(time.perf_counter() - started, 2)
-            new_manifest = _manifest(settings, new_sources, summary, segments, built_at=_now(), previous=manifest)
-            new_manifest["duplicates"] = _write_duplicates(generation, changes.duplicates)
-            _remove_unlisted_files(generation, new_manifest)
-            new_manifest["files"] = describe_files(generation.path, listed_files(new_manifest), known=manifest.get("files"))
-            generation.write_manifest(new_manifest)
+        live = current_generation(index_dir)
+        generation = updated_generation(sources, index_dir, live, fingerprints, keep_missing, memory_mb, summary, log, show_progress)
+        if generation is not None and generation != live:
             publish(index_dir, generation)
-    summary.generation = generation.path.name
+    summary.generation = (generation or live).path.name
     summary.seconds = round(time.perf_counter() - started, 2)
     return summary
+
+
+def sources_unchanged(manifest: dict, fingerprints: dict) -> bool:
+    """Are the files an index was built from all still there, and ``fingerprints`` (the
+    sources of this run) among them unchanged? Then an update has nothing to do."""
+    all_known = manifest.get("sources", {})
+    known = {p: fp for p, fp in all_known.items() if Path(p).exists()}
+    return len(known) == len(all_known) and all(known.get(path) == fp for path, fp in fingerprints.items())
+
+
+def updated_generation(sources: list[str], index_dir: Path, live: Generation, fingerprints: dict, keep_missing: bool,
+                       memory_mb: float, summary: BuildSummary, log: Report, show_progress: bool = False,
+                       share: Share = EVERYTHING_READ) -> Generation | None:
+    """The work of an update, under the caller's writer lock: a new, complete generation of
+    ``index_dir`` brought up to date with ``sources`` (of their articles, those of ``share``),
+    not yet published. ``live`` itself when the articles and the record of the sources are as
+    they were; None when nothing at all changed on disk since the last run."""
+    entered = time.perf_counter()
+    live, manifest, settings = open_generation(index_dir, generation=live)
+    live_segments = open_segments(live, manifest)
+    # Files of earlier runs that are gone drop out; their articles are removed below.
+    all_known = manifest.get("sources", {})
+    known_sources = {p: fp for p, fp in all_known.items() if Path(p).exists()}
+    if keep_missing:  # their articles stay, so does the record of where they came from
+        known_sources = dict(all_known)
+    if sources_unchanged(manifest, fingerprints):
+        summary.unchanged += int(live_segments.live.sum())
+        return None
+    articles = collect_articles(read_sources(sources, share), summary, log)
+    live_duplicates = read_duplicates(live, manifest)
+    changes = _Changes(live_segments, live_duplicates, set(fingerprints))
+    for article, copies, fingerprint in articles:
+        changes.read(article, copies, fingerprint, summary, log)
+    if not keep_missing:
+        changes.remove_gone(summary, log)
+    new_sources = {**known_sources, **fingerprints}
+    if not (summary.added or summary.changed or summary.removed) and changes.duplicates == live_duplicates and new_sources == all_known:
+        return live  # nothing to write: the live generation stays as it is
+    # Even when only the record of the source files changed, a new generation is written
+    # (hard links, no data copied): a live manifest is never rewritten in place.
+    generation = copy_generation(live, index_dir)
+    segments = _updated_segments(generation, live_segments, changes.deleted, changes.to_write, memory_mb, show_progress)
+    summary.seconds = round(time.perf_counter() - entered, 2)
+    new_manifest = _manifest(settings, new_sources, summary, segments, built_at=_now(), previous=manifest)
+    new_manifest["duplicates"] = _write_duplicates(generation, changes.duplicates)
+    _remove_unlisted_files(generation, new_manifest)
+    new_manifest["files"] = describe_files(generation.path, listed_files(new_manifest), known=manifest.get("files"))
+    generation.write_manifest(new_manifest)
+    return generation
 
 
 class _LiveDocument(NamedTuple):

@@ -149,6 +149,20 @@ class SegmentSet:
         self._dates: np.ndarray | None = None
         self._signatures: np.ndarray | None = None
 
+    @classmethod
+    def joined(cls, parts: "list[SegmentSet]") -> "SegmentSet":
+        """Several indexes' segments seen as one (the shards of a sharded index, in shard
+        order), as Lucene's MultiReader: statistics are those of all of them together."""
+        joined = cls.__new__(cls)
+        joined.directory = parts[0].directory if parts else Path(".")
+        joined.entries = [e for p in parts for e in p.entries]
+        joined.readers = [r for p in parts for r in p.readers]
+        joined.offsets = np.cumsum([0] + [r.docs for r in joined.readers], dtype=np.int64)
+        joined.size = int(joined.offsets[-1])
+        joined.live = np.concatenate([p.live for p in parts]) if parts else np.ones(0, dtype=bool)
+        joined._dates = joined._signatures = None
+        return joined
+
     def postings(self, field: str, text: str) -> tuple[np.ndarray, np.ndarray]:
         """Global (document numbers, frequencies) of a term, deleted documents included."""
         if len(self.readers) == 1:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import codecs
 import glob
 import gzip
+import hashlib
 import json
 import os
 import re
@@ -124,9 +125,27 @@ class Share:
     index: int = 0
     of: int = 1
     chunk: int = 256
+    # For a sharded index: (shard, shards). Only the articles whose id routes to this shard
+    # (``shard_of``) are read, passed over after their id is known and before the text is
+    # cleaned; problems without an id belong to shard 0, so each is reported once.
+    shard: tuple[int, int] | None = None
 
     def __contains__(self, ordinal: int) -> bool:
         return (ordinal // self.chunk) % self.of == self.index
+
+    def owns(self, doc_id: str | None) -> bool:
+        if self.shard is None:
+            return True
+        number, shards = self.shard
+        return (0 if doc_id is None else shard_of(doc_id, shards)) == number
+
+
+def shard_of(doc_id: str, shards: int) -> int:
+    """The shard an article belongs to, by its id alone: the same in every build and update,
+    on every machine (a stable hash, not Python's salted ``hash``), so an article is never in
+    two shards."""
+    digest = hashlib.blake2b(doc_id.encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "big") % shards
 
 
 EVERYTHING = Share()
@@ -252,14 +271,14 @@ def read_pages(paths: list[Path], share: Share = EVERYTHING, ordinals: _Ordinals
         ordinal = ordinals.take()
         record = _read_page(path)
         if isinstance(record, Problem):
-            if ordinal in share:
+            if ordinal in share and share.owns(record.id):
                 record.ordinal = ordinal
                 yield record
         else:
             pages.append((ordinal, record))
     site_lines = repeated_site_lines([p.lines for _, p in pages])
     for ordinal, page in pages:
-        if ordinal in share:
+        if ordinal in share and share.owns(page.path.stem):
             record = _page_article(page, site_lines)
             record.ordinal = ordinal
             yield record
@@ -339,7 +358,7 @@ def read_jsonl(path: Path, share: Share = EVERYTHING, ordinals: _Ordinals | None
         handle = _open_lines(path)
     except OSError as e:
         ordinal = ordinals.take()
-        if ordinal in share:
+        if ordinal in share and share.owns(None):
             yield Problem(str(path), f"cannot read: {e.strerror or e}", ordinal=ordinal)
         return
     with handle:
@@ -354,18 +373,32 @@ def read_jsonl(path: Path, share: Share = EVERYTHING, ordinals: _Ordinals | None
                 ordinal = ordinals.take()
                 if ordinal not in share:
                     continue
-                record = _json_article(raw, f"{path}:{line_no}", path, line_no)
+                record = _json_article(raw, f"{path}:{line_no}", path, line_no, share)
+                if record is None:
+                    continue  # another shard's
                 record.ordinal = ordinal
                 yield record
         except (OSError, EOFError, gzip.BadGzipFile) as e:
             ordinal = ordinals.take()
-            if ordinal in share:
+            if ordinal in share and share.owns(None):
                 yield Problem(f"{path}:{line_no + 1}", f"cannot read further: {e}", ordinal=ordinal)
 
 
-def _json_article(raw: bytes, origin: str, path: Path, line_no: int) -> Record:
+def _json_article(raw: bytes, origin: str, path: Path, line_no: int, share: Share = EVERYTHING) -> Record | None:
+    """The article (or problem) of one line; None if it belongs to another shard."""
     if len(raw) > 8 * MAX_ARTICLE_CHARS:
-        return Problem(origin, f"line is {len(raw) / 1e6:.1f} MB, too large for one article")
+        return Problem(origin, f"line is {len(raw) / 1e6:.1f} MB, too large for one article") if share.owns(None) else None
+    record = _parsed_line(raw, origin)
+    if isinstance(record, Problem):
+        return record if share.owns(None) else None
+    given = record.get("id")
+    doc_id = str(given) if given is not None and str(given).strip() else f"{_stem(path)}-{line_no}"  # as _line_article names it
+    if not share.owns(doc_id):
+        return None
+    return _line_article(record, origin, path, line_no)
+
+
+def _parsed_line(raw: bytes, origin: str) -> dict | Problem:
     try:
         record = json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError as e:
@@ -374,6 +407,10 @@ def _json_article(raw: bytes, origin: str, path: Path, line_no: int) -> Record:
         return Problem(origin, f"invalid JSON: {e.msg} at column {e.colno}")
     if not isinstance(record, dict):
         return Problem(origin, f"expected a JSON object, found {type(record).__name__}")
+    return record
+
+
+def _line_article(record: dict, origin: str, path: Path, line_no: int) -> Record:
     doc_id = record.get("id")
     warnings = []
     if doc_id is None or str(doc_id).strip() == "":

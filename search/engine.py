@@ -69,6 +69,45 @@ class Gate:
 Node = Union[Term, Best, Sum, AllOf, Gate]
 
 
+@dataclass(frozen=True)
+class CollectionStatistics:
+    """What BM25 needs to know about the whole collection: the number of live documents, each
+    term's document frequency, each field's total length over live documents.
+
+    An index computes its own. A sharded index searched shard by shard gives every shard the
+    sums over all shards (Elasticsearch's dfs_query_then_fetch), so that each scores exactly
+    as one index of all the articles would.
+    """
+
+    documents: int
+    doc_freqs: dict[tuple[str, str], int]  # (field, term) -> live documents that have it
+    length_sums: dict[str, float]  # field -> total length over live documents
+
+    def average_length(self, fieldname: str) -> float:
+        total = self.length_sums.get(fieldname, 0.0)
+        return total / self.documents if self.documents and total > 0 else 1.0
+
+    @staticmethod
+    def combined(parts: "list[CollectionStatistics]") -> "CollectionStatistics":
+        doc_freqs: dict[tuple[str, str], int] = {}
+        length_sums: dict[str, float] = {}
+        for part in parts:
+            for key, n in part.doc_freqs.items():
+                doc_freqs[key] = doc_freqs.get(key, 0) + n
+            for name, total in part.length_sums.items():
+                length_sums[name] = length_sums.get(name, 0.0) + total
+        return CollectionStatistics(sum(p.documents for p in parts), doc_freqs, length_sums)
+
+
+def query_terms(node: "Node") -> set[tuple[str, str]]:
+    """Every (field, term) a query tree looks up."""
+    if isinstance(node, Term):
+        return {(node.field, node.text)}
+    if isinstance(node, Gate):
+        return query_terms(node.condition) | query_terms(node.scored)
+    return set().union(*(query_terms(child) for child in node.children)) if node.children else set()
+
+
 @dataclass
 class _Postings:
     docs: np.ndarray  # global document numbers, int32
@@ -88,8 +127,11 @@ class Engine:
     # million articles are megabytes each: counted in terms, the caches grew to gigabytes).
     CACHE_BYTES = 256 * 2**20
 
-    def __init__(self, segments: SegmentSet, k1: float = 1.2, b: float = 0.75) -> None:
+    def __init__(self, segments: SegmentSet, k1: float = 1.2, b: float = 0.75,
+                 collection: CollectionStatistics | None = None) -> None:
         self.segments = segments
+        # Statistics of a larger collection this index is a shard of; None: its own.
+        self.collection = collection
         self.k1, self.b = k1, b
         self.size = segments.size
         self.live = segments.live
@@ -104,14 +146,38 @@ class Engine:
     # -- data -----------------------------------------------------------------------------------
 
     def field_lengths(self, fieldname: str) -> tuple[np.ndarray, float]:
-        """Length of ``fieldname`` in every document and the average over live documents."""
+        """Length of ``fieldname`` in every document and the average over live documents (of
+        the whole collection when this index is a shard of one)."""
         cached = self._lengths.get(fieldname)
         if cached is None:
             lengths = self.segments.field_lengths(fieldname).astype(np.float32)
-            live_lengths = lengths[self.live]
-            average = float(live_lengths.mean()) if live_lengths.size and live_lengths.mean() > 0 else 1.0
+            if self.collection is not None:
+                average = self.collection.average_length(fieldname)
+            else:
+                average = CollectionStatistics(self.documents, {}, {fieldname: self.length_sum(fieldname)}).average_length(fieldname)
             cached = self._lengths[fieldname] = (lengths, average)
         return cached
+
+    def length_sum(self, fieldname: str) -> float:
+        """Total length of ``fieldname`` over live documents, summed exactly (in float64, from
+        integers: the sum of the shards' sums is the same number)."""
+        return float(self.segments.field_lengths(fieldname)[self.live].sum(dtype=np.int64))
+
+    def statistics(self, terms: set[tuple[str, str]]) -> CollectionStatistics:
+        """This index's own statistics for the given (field, term)s: the first phase of a
+        sharded search."""
+        fields = {name for name, _ in terms}
+        return CollectionStatistics(
+            self.documents,
+            {(name, text): int(self.postings(name, text).docs.size) for name, text in terms},
+            {name: self.length_sum(name) for name in fields},
+        )
+
+    def doc_freq(self, fieldname: str, text: str) -> int:
+        """Live documents with the term: in the whole collection when this is a shard."""
+        if self.collection is not None:
+            return self.collection.doc_freqs[(fieldname, text)]
+        return int(self.postings(fieldname, text).docs.size)
 
     def postings(self, fieldname: str, text: str) -> _Postings:
         return self._postings.get_or_compute((fieldname, text), lambda: self._read_postings(fieldname, text))
@@ -128,7 +194,8 @@ class Engine:
 
     def idf(self, df: int) -> float:
         """BM25's idf (the Lucene form, never negative)."""
-        return math.log(1.0 + (self.documents - df + 0.5) / (df + 0.5))
+        documents = self.collection.documents if self.collection is not None else self.documents
+        return math.log(1.0 + (documents - df + 0.5) / (df + 0.5))
 
     def term_scores(self, term: Term) -> tuple[np.ndarray, np.ndarray]:
         """(documents, scores) of one term."""
@@ -151,7 +218,7 @@ class Engine:
             return p.docs, p.freqs
         lengths, average = self.field_lengths(fieldname)
         norm = k1 * (1.0 - b + b * lengths[p.docs] / average)
-        scores = self.idf(p.docs.size) * p.freqs * (k1 + 1.0) / (p.freqs + norm)
+        scores = self.idf(self.doc_freq(fieldname, text)) * p.freqs * (k1 + 1.0) / (p.freqs + norm)
         return p.docs, scores.astype(np.float32)
 
     def _densify(self, docs: np.ndarray, unit: np.ndarray) -> np.ndarray:

@@ -20,7 +20,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO, Callable, Iterable, Iterator, NamedTuple, Sequence
+from typing import IO, Callable, Hashable, Iterable, Iterator, NamedTuple, Sequence
 
 import numpy as np
 from tqdm import tqdm
@@ -45,6 +45,7 @@ from indexer.store import (
     copy_generation,
     current_generation,
     default_index_dir,
+    is_sharded,
     listed_files,
     new_generation,
     open_generation,
@@ -222,14 +223,33 @@ def _is_jsonl_origin(origin: str) -> bool:
     return tail.isdigit() and bool(head)
 
 
+class Reading(NamedTuple):
+    """What an update decides with about an article read, without its text (a sharded update
+    gathers these from every shard to decide as one index would)."""
+
+    ordinal: int
+    id: str
+    origin: str
+    warnings: list[str]
+    content_hash: str
+
+
 def collect_articles(
     records: Iterable[Article | Problem], summary: BuildSummary, report: Report
 ) -> list[tuple[Article, list[str], str]]:
     """Articles to index, each with the ids of its exact duplicates and its body fingerprint;
     problems are counted."""
-    kept: dict[str, tuple[Article, list[str], str]] = {}
+    return first_readings(_with_fingerprints(records, TermKeys()), summary, report)
+
+
+def first_readings(
+    records: Iterable[tuple[Article | Reading | Problem, str | None]], summary: BuildSummary, report: Report
+) -> list[tuple[Article | Reading, list[str], str]]:
+    """``collect_articles`` of records whose fingerprints are known: the first reading of each
+    id and of each body, with the ids of its exact copies; problems and repeated ids counted."""
+    kept: dict[str, tuple[Article | Reading, list[str], str]] = {}
     ids: dict[str, str] = {}
-    for record, fingerprint in _with_fingerprints(records, TermKeys()):
+    for record, fingerprint in records:
         if isinstance(record, Problem):
             _skip(summary, report, record)
             continue
@@ -521,6 +541,7 @@ def update_index(
     show_progress: bool = False,
     report: IO[str] | None = None,
     memory_mb: float = IndexSettings.memory_mb,
+    scheduler: str | None = None,
 ) -> BuildSummary:
     """Bring an index up to date with ``sources``: add new articles, re-index changed ones
     (by content hash), remove those whose source is gone (unless ``keep_missing``).
@@ -533,12 +554,16 @@ def update_index(
     deleted in theirs. The result is a new generation that starts as hard links to the live
     one, published atomically: readers see the old or the new index, and a killed update
     leaves the old one live (the next run redoes the work). Without an index yet, this is a
-    full build.
+    full build. A sharded index is updated shard by shard as Dask tasks
+    (``indexer.shards.update_sharded``, on ``scheduler`` or a LocalCluster).
     """
     sources = [str(s) for s in sources]
     index_dir = Path(index_dir) if index_dir is not None else default_index_dir()
     try:
-        current_generation(index_dir)
+        if is_sharded(current_generation(index_dir).manifest()):
+            from indexer.shards import update_sharded  # it builds on this module
+
+            return update_sharded(sources, index_dir, keep_missing, report, memory_mb, scheduler)
     except NotAnIndex:
         if any(index_dir.glob("gen-*")) or (index_dir / CURRENT_FILE).exists():
             raise
@@ -586,7 +611,7 @@ def updated_generation(sources: list[str], index_dir: Path, live: Generation, fi
         return None
     articles = collect_articles(read_sources(sources, share), summary, log)
     live_duplicates = read_duplicates(live, manifest)
-    changes = _Changes(live_segments, live_duplicates, set(fingerprints))
+    changes = _Changes(live_segments.iter_live(), live_duplicates, set(fingerprints))
     for article, copies, fingerprint in articles:
         changes.read(article, copies, fingerprint, summary, log)
     if not keep_missing:
@@ -594,13 +619,26 @@ def updated_generation(sources: list[str], index_dir: Path, live: Generation, fi
     new_sources = {**known_sources, **fingerprints}
     if not (summary.added or summary.changed or summary.removed) and changes.duplicates == live_duplicates and new_sources == all_known:
         return live  # nothing to write: the live generation stays as it is
-    # Even when only the record of the source files changed, a new generation is written
-    # (hard links, no data copied): a live manifest is never rewritten in place.
-    generation = copy_generation(live, index_dir)
-    segments = _updated_segments(generation, live_segments, changes.deleted, changes.to_write, memory_mb, show_progress)
     summary.seconds = round(time.perf_counter() - entered, 2)
+    return write_updated_generation(index_dir, live, changes.deleted, changes.to_write, changes.duplicates, new_sources,
+                                    summary, memory_mb, show_progress)
+
+
+def write_updated_generation(index_dir: Path, live: Generation, deleted: set[int], to_write: Sequence[Article],
+                             duplicates: dict[str, list[str]], new_sources: dict, summary: BuildSummary,
+                             memory_mb: float, show_progress: bool = False) -> Generation:
+    """The next generation after ``live``, complete but not published: ``deleted`` documents
+    (numbers in ``live``) marked deleted, ``to_write`` articles written as new segments,
+    ``duplicates`` as its copies table, segments merged as the policy asks.
+
+    Even when only the record of the source files changed, a new generation is written (hard
+    links, no data copied): a live manifest is never rewritten in place."""
+    _, manifest, settings = open_generation(index_dir, verify=False, generation=live)
+    live_segments = open_segments(live, manifest)
+    generation = copy_generation(live, index_dir)
+    segments = _updated_segments(generation, live_segments, deleted, list(to_write), memory_mb, show_progress)
     new_manifest = _manifest(settings, new_sources, summary, segments, built_at=_now(), previous=manifest)
-    new_manifest["duplicates"] = _write_duplicates(generation, changes.duplicates)
+    new_manifest["duplicates"] = _write_duplicates(generation, duplicates)
     _remove_unlisted_files(generation, new_manifest)
     new_manifest["files"] = describe_files(generation.path, listed_files(new_manifest), known=manifest.get("files"))
     generation.write_manifest(new_manifest)
@@ -608,7 +646,7 @@ def updated_generation(sources: list[str], index_dir: Path, live: Generation, fi
 
 
 class _LiveDocument(NamedTuple):
-    docnum: int
+    docnum: Hashable
     content_hash: str
     origin: str
     fingerprint: str
@@ -622,20 +660,25 @@ class _Changes:
     articles, so ``update([a])`` then ``update([b])`` gives the index ``build([a, b])`` gives.
     """
 
-    def __init__(self, live: SegmentSet, duplicates: dict[str, list[str]], updated_files: set[str]) -> None:
+    def __init__(self, live: Iterable[tuple[Hashable, dict]], duplicates: dict[str, list[str]], updated_files: set[str]) -> None:
+        """``live``: (number, stored fields) of every live document; the numbers are what
+        ``deleted`` collects (a sharded update numbers them (shard, number))."""
         self.stored = {
             doc["id"]: _LiveDocument(docnum, doc.get("content_hash", ""), doc.get("origin", ""), doc.get("fingerprint", ""))
-            for docnum, doc in live.iter_live()
+            for docnum, doc in live
         }
         self.by_body = {d.fingerprint: doc_id for doc_id, d in self.stored.items() if d.fingerprint}
         self.duplicates = {kept: list(copies) for kept, copies in duplicates.items()}
         self.copy_of = {copy: kept for kept, copies in duplicates.items() for copy in copies}
         self.updated_files = updated_files
-        self.to_write: list[Article] = []
-        self.deleted: set[int] = set()  # global numbers of live documents replaced or removed
+        self.to_write: list[Article | Reading] = []
+        # Articles read in this run and merged into an indexed one as exact copies: (the
+        # article, its fingerprint, the summary count it went into), in case that one goes.
+        self.merged: dict[str, tuple[Article | Reading, str, str]] = {}
+        self.deleted: set[Hashable] = set()  # numbers of live documents replaced or removed
         self.seen: set[str] = set()
 
-    def read(self, article: Article, copies: list[str], fingerprint: str, summary: BuildSummary, log: Report) -> None:
+    def read(self, article: Article | Reading, copies: list[str], fingerprint: str, summary: BuildSummary, log: Report) -> None:
         """Take one article read by this run (with the ids of its copies read in this run)."""
         previous = self.stored.get(article.id)
         if previous is not None and previous.origin != _origin_file(article) and previous.origin not in self.updated_files \
@@ -656,8 +699,10 @@ class _Changes:
                 self._add_copies(kept, [article.id])
                 summary.duplicates += 1
                 log.write(id=article.id, origin=article.origin, status="duplicate", duplicate_of=kept)
+                self.merged[article.id] = (article, fingerprint, "duplicates")
             else:
                 summary.unchanged += 1
+                self.merged[article.id] = (article, fingerprint, "unchanged")
             self._add_copies(kept, copies)
             if previous is not None:  # it was an article of its own until now
                 self._delete(article.id, previous)
@@ -665,10 +710,20 @@ class _Changes:
             return
         self._forget_copy(article.id)
         self._add_copies(article.id, copies)
-        if previous is not None and previous.content_hash == content_hash(article):
+        if previous is not None and previous.content_hash == (article.content_hash if isinstance(article, Reading) else content_hash(article)):
             summary.unchanged += 1
             return
         self.to_write.append(article)
+        if previous is not None and previous.fingerprint != fingerprint:
+            # Its old text is no longer in the index: an article read later with that text is
+            # an article of its own, as in a build of the sources as they are now, and so is
+            # one read earlier in this run and merged into it.
+            if self.by_body.get(previous.fingerprint) == article.id:
+                del self.by_body[previous.fingerprint]
+            earlier = [c for c in self.duplicates.get(article.id, []) if c in self.merged and self.merged[c][1] == previous.fingerprint]
+            for copy in earlier:
+                self._forget_copy(copy)
+            self._promote(earlier, summary, log)
         self.by_body[fingerprint] = article.id
         summary.indexed += 1
         if previous is None:
@@ -686,9 +741,31 @@ class _Changes:
                 continue
             if previous.origin in self.updated_files or not Path(previous.origin).exists():
                 self._delete(doc_id, previous)
-                self.duplicates.pop(doc_id, None)
+                orphans = self.duplicates.pop(doc_id, [])
+                for copy in orphans:
+                    self.copy_of.pop(copy, None)
                 summary.removed += 1
                 log.write(id=doc_id, origin=previous.origin, status="removed")
+                # Its copies read in this run live on: the first of them becomes the article.
+                self._promote([c for c in orphans if c in self.merged], summary, log, also=orphans)
+
+    def _promote(self, readings: list[str], summary: BuildSummary, log: Report, also: Sequence[str] = ()) -> None:
+        """The article its copies were merged into is gone (removed, or its text changed):
+        the first of those read in this run (``readings``, ids) becomes an article, the
+        others (and those of ``also`` besides it) its copies. A copy not read in this run
+        cannot be judged without its text: it stays listed where it was, or goes with a
+        removed article (the next build, which reads every file, indexes it)."""
+        if not readings:
+            return
+        heir, *rest = readings
+        article, fingerprint, counted = self.merged.pop(heir)
+        setattr(summary, counted, getattr(summary, counted) - 1)
+        self.to_write.append(article)
+        self.by_body[fingerprint] = heir
+        self._add_copies(heir, [c for c in dict.fromkeys([*rest, *also]) if c != heir])
+        summary.indexed += 1
+        summary.added += 1
+        log.write(id=heir, origin=article.origin, status="added")
 
     def _delete(self, doc_id: str, previous: _LiveDocument) -> None:
         self.deleted.add(previous.docnum)

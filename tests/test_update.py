@@ -209,6 +209,28 @@ def test_build_at_once_in_two_processes_and_update_in_three_steps_give_one_index
     assert _index_contents(tmp_path / "in-steps") == at_once
 
 
+def test_when_an_original_is_removed_or_rewritten_its_copies_become_articles_as_in_a_build(tmp_path):
+    records = _records_from_corpus()
+    seed = next(r for r in records if r["id"] == SEED_ID)
+    gia_lua = next(r for r in records if r["id"] == "002_gia_lua")
+    originals, reposts = tmp_path / "originals.jsonl", tmp_path / "reposts.jsonl"
+    _write_jsonl(originals, [seed, gia_lua])
+    _write_jsonl(reposts, [{**seed, "id": "dang-lai-tong-ket", "source": "Báo khác"},
+                           {**gia_lua, "id": "dang-lai-gia-lua", "source": "Báo khác"}])
+    update_index([originals, reposts], tmp_path / "ix")
+    with Index.open(tmp_path / "ix") as index:
+        assert len(index) == 2 and index.get(SEED_ID).duplicates == ("dang-lai-tong-ket",)
+    # The seed is taken down; the price story is rewritten. Their reposts stay as they were.
+    _write_jsonl(originals, [{**gia_lua, "body": gia_lua["body"] + "\nGiá lúa hôm nay giảm nhẹ so với tuần trước."}])
+    summary = update_index([originals, reposts], tmp_path / "ix")
+    build_index([originals, reposts], tmp_path / "rebuilt")
+    assert (summary.added, summary.changed, summary.removed) == (2, 1, 1)  # both reposts are articles now
+    assert _index_contents(tmp_path / "ix") == _index_contents(tmp_path / "rebuilt")
+    with Index.open(tmp_path / "ix") as index:
+        assert index.search("sinh hoạt chi bộ").hits[0].id == "dang-lai-tong-ket"
+        assert index.get("dang-lai-gia-lua").id == "dang-lai-gia-lua" and index.get("002_gia_lua").duplicates == ()
+
+
 def test_an_update_that_only_touches_files_publishes_a_new_generation_not_an_edited_one(tmp_path):
     src, ix = tmp_path / "src", tmp_path / "ix"
     src.mkdir()

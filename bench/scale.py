@@ -6,7 +6,12 @@ whole process tree (``vnsearch index FILE``, defaults: one process per core, 512
 process), index size, and warm p50/p95 of title queries (top 10 with snippets). The K=1 row is
 the baseline of the ratios, measured in the same run.
 
-    python bench/scale.py                    # K = 1, 4, 12 (~1M articles; ~40 min)
+One more build, at K = ``--shards-at`` (4): ``vnsearch index FILE --shards 2``, two shards
+built as Dask tasks on a 2-worker LocalCluster (its worker processes count in the peak), then
+searched two ways: opened in the bench process (the shards' segments joined), and through
+Dask actors on a LocalCluster (``Index.open(DIR, scheduler=...)``, dfs_query_then_fetch).
+
+    python bench/scale.py                    # K = 1, 4, 12 (~1M articles; ~60 min)
     python bench/scale.py --copies 1,4       # quicker
 """
 
@@ -53,33 +58,46 @@ def write_replicated(target: Path, copies: int, limit: int | None) -> tuple[int,
     return written, titles
 
 
-def measure(copies: int, workdir: Path, queries: int, limit: int | None) -> dict:
+def measure(copies: int, workdir: Path, queries: int, limit: int | None, shards: int = 0) -> list[dict]:
     source = workdir / f"vntc-x{copies}.jsonl"
     articles, titles = write_replicated(source, copies, limit)
     target = workdir / f"index-x{copies}"
     started = time.perf_counter()
-    build = subprocess.Popen([*VNSEARCH, "index", str(source), "--index", str(target), "--quiet"], cwd=ROOT)
+    sharding = ["--shards", str(shards)] if shards else []
+    build = subprocess.Popen([*VNSEARCH, "index", str(source), "--index", str(target), "--quiet", *sharding], cwd=ROOT)
     with PeakMemory(build.pid) as memory:
         if build.wait() not in (0, 3):
             raise SystemExit(f"vnsearch index failed with exit code {build.returncode}")
     seconds = time.perf_counter() - started
     source.unlink()
-    with Index.open(target) as index:
+    build_row = {"copies": copies, "shards": shards, "articles": articles, "docs_per_s": articles / seconds,
+                 "peak_mb": memory.peak_kb / 1024, "size_mb": size_of(target) / 1e6}
+    rows = [{**build_row, "searched": "in process", **query_times(target, titles[:queries])}]
+    if shards:
+        import logging
+
+        from distributed import LocalCluster
+
+        with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None, silence_logs=logging.ERROR) as cluster:
+            rows.append({**build_row, "searched": "Dask actors", **query_times(target, titles[:queries], cluster.scheduler_address)})
+    shutil.rmtree(target, ignore_errors=True)
+    return rows
+
+
+def query_times(target: Path, titles: list[str], scheduler: str | None = None) -> dict:
+    """Warm p50/p95 of title queries, top 10 with snippets."""
+    with Index.open(target, scheduler=scheduler) as index:
         documents = len(index)
-        segments = len(index._segments.readers)
+        segments = index.stats().segments
         for q in titles[:50]:
             index.search(q, limit=10)
         times = []
-        for q in titles[:queries]:
+        for q in titles:
             t = time.perf_counter()
             index.search(q, limit=10)
             times.append((time.perf_counter() - t) * 1000)
     times.sort()
-    row = {"copies": copies, "articles": articles, "documents": documents, "segments": segments,
-           "docs_per_s": articles / seconds, "peak_mb": memory.peak_kb / 1024, "size_mb": size_of(target) / 1e6,
-           "p50": statistics.median(times), "p95": times[int(0.95 * len(times))]}
-    shutil.rmtree(target, ignore_errors=True)
-    return row
+    return {"documents": documents, "segments": segments, "p50": statistics.median(times), "p95": times[int(0.95 * len(times))]}
 
 
 def main() -> None:
@@ -87,19 +105,24 @@ def main() -> None:
     parser.add_argument("--copies", default="1,4,12", help="K values, comma-separated (the first is the baseline)")
     parser.add_argument("--queries", type=int, default=500)
     parser.add_argument("--limit", type=int, default=0, help="use only the first N VNTC records (0: all), for a smoke run")
+    parser.add_argument("--shards-at", type=int, default=4, help="K of the sharded build (0: none)")
+    parser.add_argument("--shards", type=int, default=2, help="shards of that build")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="vnsearch-scale-"))
     try:
-        rows = [measure(int(k), workdir, args.queries, args.limit or None) for k in args.copies.split(",")]
+        rows = [row for k in args.copies.split(",") for row in measure(int(k), workdir, args.queries, args.limit or None)]
+        if args.shards_at:
+            rows += measure(args.shards_at, workdir, args.queries, args.limit or None, shards=args.shards)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     base = rows[0]
     print("vnsearch at scale: VNTC replicated K times (distinct ids and closing lines), `vnsearch index FILE` with its defaults\n")
-    print("| K | articles | segments | build docs/s | vs K=1 | peak MB (all processes) | index MB | p50 ms | p95 ms | p50 vs K=1 |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("| K | shards | searched | articles | segments | build docs/s | vs K=1 | peak MB (all processes) | index MB | p50 ms | p95 ms | p50 vs K=1 |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['copies']} | {r['articles']:,} | {r['segments']} | {r['docs_per_s']:,.0f} | {r['docs_per_s'] / base['docs_per_s']:.2f} | "
-              f"{r['peak_mb']:,.0f} | {r['size_mb']:,.0f} | {r['p50']:.1f} | {r['p95']:.1f} | {r['p50'] / base['p50']:.2f} |")
+        print(f"| {r['copies']} | {r['shards'] or '-'} | {r['searched']} | {r['articles']:,} | {r['segments']} | {r['docs_per_s']:,.0f} | "
+              f"{r['docs_per_s'] / base['docs_per_s']:.2f} | {r['peak_mb']:,.0f} | {r['size_mb']:,.0f} | {r['p50']:.1f} | "
+              f"{r['p95']:.1f} | {r['p50'] / base['p50']:.2f} |")
 
 
 if __name__ == "__main__":

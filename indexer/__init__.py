@@ -5,12 +5,22 @@
 """
 
 from indexer.build import BuildSummary, build_index, shipped_corpus, update_index
-from indexer.errors import CorruptIndex, IncompatibleIndex, IndexLocked, NotAnIndex, QueryError, SourceNotFound, VnsearchError
+from indexer.errors import (
+    ClusterUnavailable,
+    CorruptIndex,
+    IncompatibleIndex,
+    IndexLocked,
+    NotAnIndex,
+    QueryError,
+    SourceNotFound,
+    VnsearchError,
+)
 from indexer.schema import IndexSettings
 from indexer.store import default_index_dir
 
 __all__ = [
     "BuildSummary",
+    "ClusterUnavailable",
     "CorruptIndex",
     "IncompatibleIndex",
     "IndexLocked",

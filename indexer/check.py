@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from indexer.store import default_index_dir, open_generation, open_segments, read_duplicates
+from indexer.store import current_generation, default_index_dir, is_sharded, open_generation, open_segments, open_shards, read_duplicates
 from indexer.checksums import damaged, verify_files
 from indexer.codec import DF, FIRST, GAPS, LEX
 from indexer.segment import SegmentReader
@@ -45,19 +45,32 @@ class CheckReport:
 
 
 def check_index(index_dir: str | os.PathLike | None = None) -> CheckReport:
-    """Read the live generation of an index through; CorruptIndex on the first problem."""
+    """Read the live generation of an index through (of every shard, for a sharded index);
+    CorruptIndex on the first problem."""
     started = time.perf_counter()
     index_dir = Path(index_dir) if index_dir is not None else default_index_dir()
-    generation, manifest, _ = open_generation(index_dir, verify=False)
-    verify_files(generation.path, manifest["files"], full=True, remembered=False)
-    segments = open_segments(generation, manifest)
-    for reader in segments.readers:
-        _check_segment(generation.path, reader)
-    read_duplicates(generation, manifest)
+    top = current_generation(index_dir)
+    top_manifest = top.manifest()
+    sharded = is_sharded(top_manifest)
+    if sharded:
+        _, parts = open_shards(top, top_manifest, verify=False)
+    else:
+        generation, manifest, _ = open_generation(index_dir, verify=False, generation=top)
+        parts = [(generation, manifest)]
+    segments = documents = files = checked = 0
+    for generation, manifest in parts:
+        verify_files(generation.path, manifest["files"], full=True, remembered=False)
+        opened = open_segments(generation, manifest)
+        for reader in opened.readers:
+            _check_segment(generation.path, reader)
+        read_duplicates(generation, manifest)
+        segments += len(opened.readers)
+        documents += int(opened.live.sum())
+        files += len(manifest["files"]) + 1
+        checked += sum(f["size"] for f in manifest["files"].values())
     return CheckReport(
-        index_dir=str(index_dir), generation=generation.path.name, segments=len(segments.readers),
-        documents=int(segments.live.sum()), files=len(manifest["files"]) + 1,
-        bytes_checked=sum(f["size"] for f in manifest["files"].values()),
+        index_dir=str(index_dir), generation=top.path.name, segments=segments, documents=documents,
+        files=files + (1 if sharded else 0), bytes_checked=checked,
         seconds=round(time.perf_counter() - started, 2),
     )
 

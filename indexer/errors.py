@@ -47,3 +47,7 @@ class QueryError(VnsearchError):
     """A query that cannot be searched (it is empty once parsed, or a filter is malformed)."""
 
     exit_code = 2
+
+
+class ClusterUnavailable(VnsearchError):
+    """The Dask scheduler asked for does not answer, or Dask is not installed."""

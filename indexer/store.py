@@ -23,6 +23,7 @@ import os
 import re
 import shutil
 from dataclasses import dataclass
+from dataclasses import fields as dataclass_fields
 from pathlib import Path
 
 from indexer.analysis import ANALYZER_VERSION
@@ -285,3 +286,56 @@ def open_segments(generation: Generation, manifest: dict) -> SegmentSet:
         return SegmentSet(generation.path, manifest["segments"])
     except (OSError, ValueError, KeyError, TypeError, EOFError) as e:
         raise damaged(generation.path, f"a segment cannot be read ({type(e).__name__}: {e})") from None
+
+
+# --------------------------------------------------------------------------------------------
+# Opening a sharded index (indexer.shards builds and updates them)
+# --------------------------------------------------------------------------------------------
+
+# The top-level manifest of a sharded index: its shards and the generation of each that is live.
+SHARDED_FORMAT = "vnsearch-sharded-1"
+
+
+def is_sharded(manifest: dict) -> bool:
+    return manifest.get("format") == SHARDED_FORMAT
+
+
+
+def read_sharded_manifest(top: Generation) -> dict:
+    manifest = top.manifest()
+    if not is_sharded(manifest):
+        raise NotAnIndex(f"{top.path.parent}: not a sharded index")
+    if not isinstance(manifest.get("shards"), list) or not manifest["shards"]:
+        raise damaged(top.path / MANIFEST, "malformed: the list of shards is missing")
+    return manifest
+
+
+def sharded_settings(manifest: dict, where: Path) -> IndexSettings:
+    if manifest.get("analyzer_version") != ANALYZER_VERSION:
+        raise IncompatibleIndex(
+            f"{where}: built with analyzer {manifest.get('analyzer_version')}, this vnsearch uses {ANALYZER_VERSION}; "
+            "rebuild it with 'vnsearch index --rebuild'"
+        )
+    known = {f.name for f in dataclass_fields(IndexSettings)}
+    return IndexSettings(**{k: v for k, v in manifest.get("settings", {}).items() if k in known})
+
+
+def open_shards(top: Generation, manifest: dict, verify: bool = True) -> tuple[IndexSettings, list[tuple[Generation, dict]]]:
+    """The settings of a sharded index and each shard's live generation with its manifest,
+    every file checked as for one index. A shard folder missing, damaged or of another
+    format is an error naming it."""
+    settings = sharded_settings(manifest, top.path / MANIFEST)
+    shards = []
+    count = len(manifest["shards"])
+    for number, entry in enumerate(manifest["shards"], start=1):
+        folder = top.path.parent / entry["path"]
+        if not folder.is_dir():
+            raise damaged(folder, f"shard {number} of {count} is missing")
+        generation = Generation(folder / entry["generation"])
+        if not (generation.path / MANIFEST).exists():
+            raise damaged(generation.path, f"shard {number} of {count}: its live generation is missing")
+        generation, shard_manifest, shard_settings = open_generation(folder, verify, generation)
+        if shard_settings.to_manifest() != settings.to_manifest():
+            raise IncompatibleIndex(f"{folder}: shard {number} of {count} was built with other settings than the index")
+        shards.append((generation, shard_manifest))
+    return settings, shards

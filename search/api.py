@@ -25,7 +25,7 @@ import numpy as np
 
 from indexer.analysis import metadata_key, normalize_term
 from indexer.schema import ID_FIELD, IndexSettings
-from indexer.store import open_generation, open_segments, read_duplicates
+from indexer.store import is_sharded, open_generation, open_segments, open_shards, read_duplicates
 from indexer.near_duplicates import near_copy_matrix
 from indexer.ranking_tables import ranking_tables
 from indexer.codec import NO_DATE
@@ -34,7 +34,7 @@ from indexer.errors import CorruptIndex, QueryError
 from indexer.store import Generation, current_generation
 from search.query import ParsedQuery, parse_day, parse_query
 from search.engine import Engine
-from search.rank import QueryTerms, build_query
+from search.rank import BuiltQuery, QueryTerms, build_query
 from search.input_methods import decode_typing
 from search.snippets import Snippet, make_snippet
 from search.suggest import Suggester
@@ -201,6 +201,8 @@ class IndexStats:
     # Per query-time table (abbreviations, headline evidence): its files, the fingerprint the
     # index was built with, the one in force now, and whether they are the same.
     ranking_tables: dict = field(default_factory=dict)
+    segments: int = 0  # segments searched (of all shards)
+    shards: int = 0  # 0: one index folder; else how many shards
 
     def to_json(self) -> dict:
         return {
@@ -217,31 +219,41 @@ class IndexStats:
             "settings": self.settings,
             "tuned": self.tuned,
             "ranking_tables": self.ranking_tables,
+            "segments": self.segments,
+            "shards": self.shards,
         }
 
 
 class Index:
     """A vnsearch index on disk, opened for searching. Thread-safe for concurrent searches."""
 
-    def __init__(self, path: str | os.PathLike, verify: bool = True) -> None:
+    def __init__(self, path: str | os.PathLike, verify: bool = True, scheduler: str | None = None) -> None:
         self.path = Path(path)
         self._verify = verify
+        self._scheduler = scheduler
+        self._client = None  # of the Dask scheduler, opened with the first sharded generation
         self._lock = threading.Lock()
         self._generation: Generation | None = None
-        # Everything a search reads from one generation, replaced as one tuple by _load so that
-        # a search running while another thread refreshes sees one generation, not a mix.
-        self._state: tuple[SegmentSet, Engine, Suggester, dict[str, list[str]]] | None = None
+        # Everything a search reads from one generation, replaced as one object by _load so
+        # that a search running while another thread refreshes sees one generation, not a mix:
+        # a LocalSearcher, or for a sharded index on a Dask cluster, search.distributed's.
+        self._state: LocalSearcher | None = None
         self._manifest: dict = {}
         self.settings = IndexSettings()
         self._tuned: dict = {}  # tune() overrides, kept when a new generation is opened
         self._load()
 
     @classmethod
-    def open(cls, path: str | os.PathLike, verify: bool = True) -> "Index":
+    def open(cls, path: str | os.PathLike, verify: bool = True, scheduler: str | None = None) -> "Index":
         """Open an index built by ``vnsearch index``; NotAnIndex / IncompatibleIndex otherwise,
         CorruptIndex (naming the file) if a file is damaged. ``verify`` checks every file's
-        CRC-32 the first time this process opens it; without, only sizes are checked."""
-        return cls(path, verify)
+        CRC-32 the first time this process opens it; without, only sizes are checked.
+
+        A sharded index (``vnsearch index --shards N``) opens the same way, its shards seen as
+        one index. With ``scheduler`` (a Dask scheduler's address), each shard is opened once
+        on a worker instead (a Dask actor) and searched there with the statistics of all
+        shards (``search.distributed``); the results are the same."""
+        return cls(path, verify, scheduler)
 
     def _load(self) -> None:
         """Open the live generation: its manifest and its files, from the same generation.
@@ -252,9 +264,7 @@ class Index:
         for attempt in range(3):
             generation = current_generation(self.path)
             try:
-                _, manifest, settings = open_generation(self.path, self._verify, generation)
-                segments = open_segments(generation, manifest)
-                duplicates = read_duplicates(generation, manifest)
+                manifest, settings, searcher, directories = self._open_live(generation)
                 break
             except CorruptIndex:
                 # A writer removes generations older than the two newest; if it removed the one
@@ -263,25 +273,38 @@ class Index:
                     continue
                 raise
         settings = replace(settings, **self._tuned)
-        engine = Engine(segments, k1=settings.bm25_k1, b=settings.bm25_b)
-        self._state = (segments, engine, Suggester(engine), duplicates)
+        searcher.set_bm25(settings.bm25_k1, settings.bm25_b)
+        self._state = searcher
         self._generation, self._manifest, self.settings = generation, manifest, settings
+        self._directories = directories
 
-    @property
-    def _segments(self) -> SegmentSet:
-        return self._state[0]
+    def _open_live(self, generation: Generation) -> tuple[dict, IndexSettings, "LocalSearcher", list[Path]]:
+        """(manifest, settings, searcher, folders) of a generation: of one index, or of a
+        sharded one, whose shards are then seen as one index (their segments joined, as
+        Lucene's MultiReader), so that scores use the statistics of all of them; or searched
+        by actors on the Dask cluster at ``scheduler``."""
+        manifest = generation.manifest()
+        if not is_sharded(manifest):
+            _, manifest, settings = open_generation(self.path, self._verify, generation)
+            searcher = LocalSearcher(open_segments(generation, manifest), read_duplicates(generation, manifest))
+            return manifest, settings, searcher, [generation.path]
+        settings, shards = open_shards(generation, manifest, self._verify)
+        directories = [generation.path] + [shard.path for shard, _ in shards]
+        if self._scheduler:
+            from search.distributed import DaskShards, connect
+
+            if self._client is None:
+                self._client = connect(self._scheduler)
+            return manifest, settings, DaskShards(self._client, [shard for shard, _ in shards], self._verify), directories
+        duplicates: dict[str, list[str]] = {}
+        for shard, shard_manifest in shards:
+            duplicates.update(read_duplicates(shard, shard_manifest))
+        segments = SegmentSet.joined([open_segments(shard, shard_manifest) for shard, shard_manifest in shards])
+        return manifest, settings, LocalSearcher(segments, duplicates), directories
 
     @property
     def _engine(self) -> Engine:
-        return self._state[1]
-
-    @property
-    def _suggester(self) -> Suggester:
-        return self._state[2]
-
-    @property
-    def _duplicates(self) -> dict[str, list[str]]:
-        return self._state[3]
+        return self._state.engine
 
     def tune(self, **settings) -> None:
         """Change query-time settings (weights, BM25 k1/b) for this object only, for experiments
@@ -289,7 +312,7 @@ class Index:
         change holds across refreshes, and ``stats().tuned`` lists it."""
         self.settings = replace(self.settings, **settings)  # TypeError names an unknown setting
         self._tuned.update(settings)
-        self._engine.k1, self._engine.b = self.settings.bm25_k1, self.settings.bm25_b
+        self._state.set_bm25(self.settings.bm25_k1, self.settings.bm25_b)
 
     def refresh(self) -> bool:
         """Switch to the newest published generation if there is one; True if it switched."""
@@ -306,6 +329,9 @@ class Index:
         """Let go of the index files (the memory maps close when nothing refers to them)."""
         self._state = None
         self._generation = None
+        if self._client is not None:
+            self._client.close()
+            self._client = None
 
     def __enter__(self) -> "Index":
         return self
@@ -372,58 +398,38 @@ class Index:
         if sort not in SORT_ORDERS:
             raise QueryError(f"sort must be one of {', '.join(SORT_ORDERS)}, not {sort!r}")
         built = build_query(parsed, self.settings, fields, require_all)
-        segments, engine, suggester, duplicates = self._state
-        masks = [engine.matches(node) for node in built.required]
-        masks += [~engine.matches(node) for node in built.excluded]
-        masks += _filter_masks(parsed, segments)
-        if since or until:
-            masks.append(_date_range_mask(segments.dates(), parse_day(since) if since else None, parse_day(until, end=True) if until else None))
-        allowed = np.logical_and.reduce(masks) if masks else None
-        scores = engine.scores(built.scored)
-        if recent:
-            scores *= _recency(segments, engine)
         offset = (page - 1) * limit
         # With collapsing, rank a few more than the page needs: near copies drop out.
         pool = 2 * (offset + limit) + 10 if collapse else limit
         start = 0 if collapse else offset
-        if sort == "date":
-            docnums, total = engine.newest(segments.dates(), scores, allowed, pool, start)
-        else:
-            docnums, total = engine.top(scores, allowed, pool, start)
-        near: dict[int, list[int]] = {}
+        request = RankRequest(parsed, built, since, until, recent, sort, start + pool, facets)
+        parts = self._state.rank(request)
+        ranked = merge_ranked(parts, sort)[start : start + pool]
         if collapse:
-            docnums, near = _collapse(segments.signatures(), docnums)
-            docnums = docnums[offset : offset + limit]
-        hits = tuple(
-            self._hit(segments.stored(int(docnum)), duplicates, rank, float(scores[docnum]), built.terms, snippet_chars,
-                      near=[segments.stored(n)["id"] for n in near.get(int(docnum), [])])
-            for rank, docnum in enumerate(docnums, start=offset + 1)
-        )
-        facet_counts = _facets(segments, engine.matched(scores, allowed)) if facets else None
+            shown, near = _collapse(ranked)
+            shown = shown[offset : offset + limit]
+        else:
+            shown, near = list(enumerate(ranked)), {}
+        hits = self._state.hits(shown, near, offset + 1, built.terms, snippet_chars)
+        facet_counts = _merged_facets([p.facets for p in parts]) if facets else None
         suggestion = None
         if ":" not in parsed.text:
-            suggestion = suggester.suggest(parsed.text)
+            suggestion = self.suggest(parsed.text, refresh=False)
         took = (time.perf_counter() - started) * 1000
-        return SearchResults(parsed.text, hits, total, took, page=page, limit=limit, facets=facet_counts,
+        return SearchResults(parsed.text, hits, sum(p.total for p in parts), took, page=page, limit=limit, facets=facet_counts,
                              also_searched=tuple(built.also_searched), searched_for=searched_for,
                              typed_as=typed_as, suggestion=suggestion)
 
     def get(self, doc_id: str) -> Hit | None:
         """The document with this id (its copies' ids work too), or None."""
         found = self._stored_by_id(doc_id)
-        return None if found is None else self._hit(*found, 0, 0.0, QueryTerms(), 240)
+        return None if found is None else make_hit(*found, 0, 0.0, QueryTerms(), 240)
 
     def _stored_by_id(self, doc_id: str) -> tuple[dict, dict[str, list[str]]] | None:
         """(stored fields, copies table) of the article with this id or a copy of it, read from
         one generation."""
         self.refresh()
-        segments, engine, _, duplicates = self._state
-        wanted = {doc_id} | {kept for kept, copies in duplicates.items() if doc_id in copies}
-        for candidate in wanted:
-            docs = engine.postings(ID_FIELD, candidate).docs
-            if docs.size:
-                return segments.stored(int(docs[0])), duplicates
-        return None
+        return self._state.stored_by_id(doc_id)
 
     def read(self, doc_id: str, highlight: str | None = None) -> "Article | None":
         """One article in full (its copies' ids work too), the words of the query ``highlight``
@@ -438,47 +444,30 @@ class Index:
                 terms = build_query(parse_query(highlight), self.settings, SEARCHABLE_FIELDS).terms
             except QueryError:
                 pass  # nothing to highlight in it: the article is shown plain
-        hit = self._hit(stored, duplicates, 0, 0.0, QueryTerms(), 240)
+        hit = make_hit(stored, duplicates, 0, 0.0, QueryTerms(), 240)
         body = stored.get("body", "")
         return Article(hit, make_snippet(body, terms, max(len(body), 1)), make_snippet(hit.title, terms, max(len(hit.title), 1)))
 
-    def suggest(self, text: str) -> str | None:
+    def suggest(self, text: str, refresh: bool = True) -> str | None:
         """A corrected query for a misspelt one ("Tỉnh ủyy" -> "Tỉnh ủy"), or None."""
-        self.refresh()
-        return self._suggester.suggest(text)
+        if refresh:
+            self.refresh()
+        return self._state.suggest(text)
 
     def _known(self, word: str) -> bool:
         """Is ``word`` (as written, diacritics and all) in the index?"""
-        return self._suggester._df(normalize_term(word), folded=False) > 0
-
-    def _hit(self, stored: dict, duplicates: dict, rank: int, score: float, terms: QueryTerms,
-             snippet_chars: int, near: Sequence[str] = ()) -> Hit:
-        return Hit(
-            rank=rank,
-            id=stored["id"],
-            score=score,
-            title=stored.get("title", ""),
-            snippet=make_snippet(stored.get("body", ""), terms, snippet_chars),
-            source=stored.get("source"),
-            date=datetime.fromisoformat(stored["date"]) if stored.get("date") else None,
-            category=stored.get("category"),
-            url=stored.get("url"),
-            authors=tuple(stored.get("authors") or ()),
-            duplicates=tuple(duplicates.get(stored["id"], ())),
-            near_duplicates=tuple(near),
-            meta=stored.get("meta") or {},
-        )
+        return self._state.known(normalize_term(word))
 
     def stats(self) -> IndexStats:
         """Size and provenance of the live generation."""
         self.refresh()
         generation = self._generation
-        size = sum(f.stat().st_size for f in generation.path.iterdir() if f.is_file())
+        size = sum(f.stat().st_size for directory in self._directories for f in directory.iterdir() if f.is_file())
         m = self._manifest
         return IndexStats(
             path=str(self.path),
             generation=generation.path.name,
-            documents=self._engine.documents,
+            documents=self._state.documents,
             fields=tuple(SEARCHABLE_FIELDS),
             size_bytes=size,
             analyzer_version=m.get("analyzer_version", ""),
@@ -489,18 +478,93 @@ class Index:
             settings=m.get("settings", {}),
             tuned=dict(self._tuned),
             ranking_tables=_ranking_tables_compared(m.get("ranking_tables", {})),
+            segments=self._state.segment_count,
+            shards=len(m.get("shards", [])),
         )
 
     def __len__(self) -> int:
         self.refresh()
-        return self._engine.documents
+        return self._state.documents
 
     def live(self) -> tuple[str, int]:
         """(name of the live generation, its number of documents), after a refresh: what a
         health check needs, without the file sizes and table fingerprints of ``stats()``."""
         self.refresh()
-        generation, engine = self._generation, self._engine
-        return generation.path.name, engine.documents
+        generation, searcher = self._generation, self._state
+        return generation.path.name, searcher.documents
+
+
+def make_hit(stored: dict, duplicates: dict, rank: int, score: float, terms: QueryTerms,
+             snippet_chars: int, near: Sequence[str] = ()) -> Hit:
+    """A hit from an article's stored fields, with a snippet for ``terms``."""
+    return Hit(
+        rank=rank,
+        id=stored["id"],
+        score=score,
+        title=stored.get("title", ""),
+        snippet=make_snippet(stored.get("body", ""), terms, snippet_chars),
+        source=stored.get("source"),
+        date=datetime.fromisoformat(stored["date"]) if stored.get("date") else None,
+        category=stored.get("category"),
+        url=stored.get("url"),
+        authors=tuple(stored.get("authors") or ()),
+        duplicates=tuple(duplicates.get(stored["id"], ())),
+        near_duplicates=tuple(near),
+        meta=stored.get("meta") or {},
+    )
+
+
+class LocalSearcher:
+    """An index, or the joined shards of one, searched in this process."""
+
+    def __init__(self, segments: SegmentSet, duplicates: dict[str, list[str]]) -> None:
+        self.segments = segments
+        self.engine = Engine(segments)
+        self.suggester = Suggester(self.engine)
+        self.duplicates = duplicates
+
+    @property
+    def documents(self) -> int:
+        return self.engine.documents
+
+    @property
+    def segment_count(self) -> int:
+        return len(self.segments.readers)
+
+    def set_bm25(self, k1: float, b: float) -> None:
+        self.engine.k1, self.engine.b = k1, b
+
+    def rank(self, request: "RankRequest") -> "list[Ranked]":
+        """The first phase of a search: rank the documents (one part here; a sharded index on
+        Dask has one per shard)."""
+        return [rank_documents(self.segments, self.engine, request, newest=_newest_date(self.segments, self.engine))]
+
+    def hits(self, shown: "list[tuple[int, RankedDocument]]", near: "dict[int, list[RankedDocument]]", first_rank: int,
+             terms: QueryTerms, snippet_chars: int) -> tuple[Hit, ...]:
+        """The second phase: the hits of the documents that made the page, with snippets
+        (``near``: the near copies folded into each, by its place in the ranking)."""
+        stored = self.segments.stored
+        return tuple(
+            make_hit(stored(doc.docnum), self.duplicates, rank, doc.score, terms, snippet_chars,
+                     near=[stored(other.docnum)["id"] for other in near.get(i, [])])
+            for rank, (i, doc) in enumerate(shown, start=first_rank)
+        )
+
+    def known(self, term: str) -> bool:
+        """Is this normalised term in a title or body, as written?"""
+        return self.suggester._df(term, folded=False) > 0
+
+    def suggest(self, text: str) -> str | None:
+        return self.suggester.suggest(text)
+
+    def stored_by_id(self, doc_id: str) -> tuple[dict, dict[str, list[str]]] | None:
+        """(stored fields, copies table) of the article with this id or a copy of it."""
+        wanted = {doc_id} | {kept for kept, copies in self.duplicates.items() if doc_id in copies}
+        for candidate in wanted:
+            docs = self.engine.postings(ID_FIELD, candidate).docs
+            if docs.size:
+                return self.segments.stored(int(docs[0])), self.duplicates
+        return None
 
 
 def _ranking_tables_compared(recorded: dict) -> dict:
@@ -513,31 +577,108 @@ def _ranking_tables_compared(recorded: dict) -> dict:
     return out
 
 
-def _recency(segments: SegmentSet, engine: Engine) -> np.ndarray:
+@dataclass(frozen=True)
+class RankRequest:
+    """What every part of an index needs to rank its documents for one query."""
+
+    parsed: ParsedQuery
+    built: BuiltQuery
+    since: str | None
+    until: str | None
+    recent: bool
+    sort: str
+    want: int  # how many of the best each part returns
+    facets: bool
+
+
+@dataclass(frozen=True)
+class RankedDocument:
+    part: int  # which part of the index (shard) it is in
+    docnum: int  # its number there
+    score: float
+    date: int
+    signature: np.ndarray
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """One part's answer to a RankRequest: its best documents in order, how many of its
+    documents matched, and its facet counts."""
+
+    documents: list[RankedDocument]
+    total: int
+    facets: dict[str, list[tuple[str, int]]] | None
+
+
+def rank_documents(segments: SegmentSet, engine: Engine, request: RankRequest, newest: int | None, part: int = 0) -> Ranked:
+    """Score and rank one part's documents for a query (``newest``: the date --recent counts
+    back from, that of the whole index)."""
+    parsed, built = request.parsed, request.built
+    masks = [engine.matches(node) for node in built.required]
+    masks += [~engine.matches(node) for node in built.excluded]
+    masks += _filter_masks(parsed, segments)
+    if request.since or request.until:
+        since = parse_day(request.since) if request.since else None
+        until = parse_day(request.until, end=True) if request.until else None
+        masks.append(_date_range_mask(segments.dates(), since, until))
+    allowed = np.logical_and.reduce(masks) if masks else None
+    scores = engine.scores(built.scored)
+    if request.recent:
+        scores *= _recency(segments, newest)
+    if request.sort == "date":
+        docnums, total = engine.newest(segments.dates(), scores, allowed, request.want)
+    else:
+        docnums, total = engine.top(scores, allowed, request.want)
+    dates, signatures = segments.dates(), segments.signatures()
+    documents = [RankedDocument(part, int(d), float(scores[d]), int(dates[d]), signatures[d]) for d in docnums]
+    facet_counts = _facets(segments, engine.matched(scores, allowed)) if request.facets else None
+    return Ranked(documents, total, facet_counts)
+
+
+def merge_ranked(parts: list[Ranked], sort: str) -> list[RankedDocument]:
+    """The parts' ranked documents in one order: as one index of all the parts in order would
+    rank them (ties by part, then by number in the part, as in the joined segments)."""
+    documents = [doc for ranked in parts for doc in ranked.documents]
+    if len(parts) == 1:
+        return documents
+    if sort == "date":
+        # Engine.newest: newest first, undated (NO_DATE, the smallest) last, then by score.
+        return sorted(documents, key=lambda d: (-d.date, -d.score, d.part, d.docnum))
+    return sorted(documents, key=lambda d: (-d.score, d.part, d.docnum))
+
+
+def _newest_date(segments: SegmentSet, engine: Engine) -> int | None:
+    """The date of the newest live dated document: what --recent counts back from."""
+    dates = segments.dates()
+    live_dated = (dates != NO_DATE) & engine.live
+    return int(dates[live_dated].max()) if live_dated.any() else None
+
+
+def _recency(segments: SegmentSet, newest: int | None) -> np.ndarray:
     """The --recent multiplier of every document (see RECENCY_WEIGHT)."""
     dates = segments.dates()
     dated = dates != NO_DATE
     multiplier = np.ones(dates.size, dtype=np.float32)
-    live_dated = dated & engine.live
-    if live_dated.any():
-        age_days = (dates[live_dated].max() - dates[dated]) / 86400.0
+    if newest is not None:
+        age_days = (newest - dates[dated]) / 86400.0
         multiplier[dated] = 1.0 + RECENCY_WEIGHT * np.power(0.5, np.maximum(age_days, 0) / RECENCY_HALF_LIFE_DAYS)
     return multiplier
 
 
-def _collapse(signatures: np.ndarray, docnums: np.ndarray) -> tuple[np.ndarray, dict[int, list[int]]]:
-    """Keep the first of each group of near copies (in ranked order); the others are listed
-    under it."""
-    similar = near_copy_matrix(signatures[docnums]) if docnums.size else np.zeros((0, 0), dtype=bool)
+def _collapse(ranked: list[RankedDocument]) -> tuple[list[tuple[int, RankedDocument]], dict[int, list[RankedDocument]]]:
+    """Keep the first of each group of near copies (in ranked order), each with its place in
+    ``ranked``; the others are listed under that place."""
+    signatures = np.array([d.signature for d in ranked]) if ranked else None
+    similar = near_copy_matrix(signatures) if ranked else np.zeros((0, 0), dtype=bool)
     kept: list[int] = []
-    near: dict[int, list[int]] = {}
-    for i, docnum in enumerate(docnums.tolist()):
+    near: dict[int, list[RankedDocument]] = {}
+    for i in range(len(ranked)):
         earlier = [k for k in kept if similar[i, k]]
         if earlier:
-            near.setdefault(int(docnums[earlier[0]]), []).append(docnum)
+            near.setdefault(earlier[0], []).append(ranked[i])
         else:
             kept.append(i)
-    return docnums[kept].astype(np.int64), near
+    return [(i, ranked[i]) for i in kept], near
 
 
 def _facets(segments: SegmentSet, matched: np.ndarray) -> dict[str, list[tuple[str, int]]]:
@@ -551,6 +692,23 @@ def _facets(segments: SegmentSet, matched: np.ndarray) -> dict[str, list[tuple[s
     years = dates.astype("datetime64[s]").astype("datetime64[Y]").astype(np.int64) + 1970
     values, counts = np.unique(years, return_counts=True)
     out["year"] = sorted(((str(v), int(n)) for v, n in zip(values, counts)), key=lambda kv: kv[0], reverse=True)
+    return out
+
+
+def _merged_facets(parts: list[dict[str, list[tuple[str, int]]]]) -> dict[str, list[tuple[str, int]]]:
+    """The parts' facet counts added up, in the same order as ``_facets``."""
+    if len(parts) == 1:
+        return parts[0]
+    out = {}
+    for name in FACETS:
+        counts: dict[str, int] = {}
+        for part in parts:
+            for value, n in part[name]:
+                counts[value] = counts.get(value, 0) + n
+        if name == "year":
+            out[name] = sorted(counts.items(), key=lambda kv: kv[0], reverse=True)
+        else:
+            out[name] = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
     return out
 
 

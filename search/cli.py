@@ -71,6 +71,10 @@ SourcesArgument = typer.Argument(
 ReportOption = typer.Option(None, "--report", help="Write one JSON line per input document: what happened to it and why.")
 JsonSummaryOption = typer.Option(False, "--json", help="Print the summary as one JSON object (for monitoring).")
 QuietOption = typer.Option(False, "--quiet", "-q", help="Print nothing unless something is wrong (for cron).")
+SchedulerOption = typer.Option(
+    None, "--scheduler", envvar="VNSEARCH_SCHEDULER", show_default=False,
+    help="A sharded index: the Dask scheduler to run on (tcp://HOST:8786); default: a LocalCluster started for the run.",
+)
 MemoryOption = typer.Option(
     IndexSettings.memory_mb, "--memory", min=1,
     help="MB a writing process may buffer before it writes a segment; peak memory follows this, not the corpus.",
@@ -107,16 +111,26 @@ def index_command(
         help="Rebuild from scratch (also after an analyzer upgrade). Every 'index' does this: the new index is built beside the old one and swapped in atomically.",
     ),
     memory: float = MemoryOption,
+    shards: int = typer.Option(
+        0, "--shards", min=0, show_default=False,
+        help="Build a sharded index of N shards as Dask tasks (README \"Sharding\"); default: one index folder.",
+    ),
+    scheduler: Optional[str] = SchedulerOption,
     as_json: bool = JsonSummaryOption,
     quiet: bool = QuietOption,
 ) -> None:
     """Build a new index of SOURCES and swap it in atomically (the old one serves until then)."""
     paths = sources or [str(shipped_corpus())]
     settings = IndexSettings(procs=procs or available_cores(), memory_mb=memory)
-    _run_writer(
-        lambda stream, progress: build_index(paths, _index_dir(index), settings, show_progress=progress, report=stream),
-        report, as_json, quiet,
-    )
+    if shards:
+        from indexer.shards import build_sharded
+
+        def build(stream, progress):
+            return build_sharded(paths, _index_dir(index), shards, settings, scheduler=scheduler, report=stream)
+    else:
+        def build(stream, progress):
+            return build_index(paths, _index_dir(index), settings, show_progress=progress, report=stream)
+    _run_writer(build, report, as_json, quiet)
 
 
 @app.command("update")
@@ -126,6 +140,7 @@ def update_command(
     keep_missing: bool = typer.Option(False, "--keep-missing", help="Keep articles whose source file or record is gone."),
     report: Optional[Path] = ReportOption,
     memory: float = MemoryOption,
+    scheduler: Optional[str] = SchedulerOption,
     as_json: bool = JsonSummaryOption,
     quiet: bool = QuietOption,
 ) -> None:
@@ -133,7 +148,7 @@ def update_command(
     paths = sources or [str(shipped_corpus())]
     _run_writer(
         lambda stream, progress: update_index(paths, _index_dir(index), keep_missing, show_progress=progress, report=stream,
-                                              memory_mb=memory),
+                                              memory_mb=memory, scheduler=scheduler),
         report, as_json, quiet,
     )
 
@@ -302,6 +317,7 @@ def stats_command(
     lines = [
         ("index", f"{stats.path} ({stats.generation})"),
         ("documents", f"{stats.documents:,}"),
+        ("segments", f"{stats.segments}" + (f" in {stats.shards} shards" if stats.shards else "")),
         ("fields", ", ".join(stats.fields)),
         ("size on disk", f"{stats.size_bytes / 1e6:.1f} MB"),
         ("analyzer", stats.analyzer_version),

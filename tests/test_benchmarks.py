@@ -40,8 +40,11 @@ def test_quality_benchmark_reports_the_three_ways_of_typing_a_query():
 
 
 def test_scale_benchmark_reports_each_replication_against_the_first():
-    out = run("scale.py", "--copies", "1,2", "--limit", "1500", "--queries", "30")
-    assert "| 1 | 1,500 |" in out and "| 2 | 3,000 |" in out and "p50 vs K=1" in out
+    out = run("scale.py", "--copies", "1,2", "--limit", "1500", "--queries", "30", "--shards-at", "2")
+    assert "| 1 | - | in process | 1,500 |" in out and "| 2 | - | in process | 3,000 |" in out and "p50 vs K=1" in out
+    # The sharded build, searched in process and through Dask actors: the same documents.
+    sharded = re.findall(r"^\| 2 \| 2 \| (in process|Dask actors) \| 3,000 \|", out, re.M)
+    assert sharded == ["in process", "Dask actors"], out
 
 
 def test_serve_benchmark_checks_every_response_while_an_update_publishes():

@@ -370,17 +370,22 @@ def serve_command(
         None, "--cors-origin", help="Allow a browser page from this origin to call the API (repeatable; none by default).",
         show_default=False,
     ),
+    scheduler: Optional[str] = typer.Option(
+        None, "--scheduler", envvar="VNSEARCH_SCHEDULER", show_default=False,
+        help="A sharded index: search it through Dask actors on this scheduler (tcp://HOST:8786); default: in each worker.",
+    ),
 ) -> None:
     """Serve the HTTP JSON API (/api/search, /api/articles/ID, /api/suggest, /api/stats) and the search page at /."""
     import uvicorn
 
-    from search.server import ENV_CORS
+    from search.server import ENV_CORS, ENV_SCHEDULER
 
     index_dir = _index_dir(index).resolve()
     workers = workers or available_cores()
     # Every worker process builds its app from the environment (uvicorn imports it by name).
     os.environ["VNSEARCH_INDEX"] = str(index_dir)
     os.environ[ENV_CORS] = ",".join(cors_origin or [])
+    os.environ[ENV_SCHEDULER] = scheduler or ""
     shown_host = f"[{host}]" if ":" in host else host
     typer.echo(f"vnsearch: serving {index_dir} at http://{shown_host}:{port}/ with {workers} worker(s); Ctrl-C stops", err=True)
     uvicorn.run("search.server:app_from_environment", factory=True, host=host, port=port, workers=workers,

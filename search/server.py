@@ -14,6 +14,7 @@ memory-mapped index files through the page cache, which is how the server uses e
 from __future__ import annotations
 
 import os
+from contextlib import asynccontextmanager
 import threading
 from pathlib import Path
 from typing import Optional
@@ -27,7 +28,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
 
 from indexer.store import default_index_dir
-from indexer.errors import CorruptIndex, IncompatibleIndex, NotAnIndex, QueryError, VnsearchError
+from indexer.errors import ClusterUnavailable, CorruptIndex, IncompatibleIndex, NotAnIndex, QueryError, VnsearchError
 from search.api import SORT_ORDERS, Index, SearchResults
 
 # Caps on what one request may ask for: a query longer than anyone types, or a page of
@@ -36,6 +37,7 @@ MAX_QUERY_CHARS = 1000
 MAX_LIMIT = 100
 MAX_PAGE = 1000
 ENV_CORS = "VNSEARCH_CORS_ORIGINS"  # how `vnsearch serve --workers N` hands options to workers
+ENV_SCHEDULER = "VNSEARCH_SCHEDULER"
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).resolve().parent / "templates"))
 
@@ -52,8 +54,9 @@ class IndexHolder:
     """The worker's one ``Index``, opened on first use: a server started before the first
     build answers 503 until the index exists, then serves it without a restart."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, scheduler: str | None = None) -> None:
         self.path = Path(path)
+        self.scheduler = scheduler  # a sharded index searched through Dask actors on it
         self._index: Index | None = None
         self._lock = threading.Lock()
 
@@ -62,10 +65,16 @@ class IndexHolder:
             with self._lock:
                 if self._index is None:
                     try:
-                        self._index = Index.open(self.path)
-                    except (NotAnIndex, IncompatibleIndex) as e:
+                        self._index = Index.open(self.path, scheduler=self.scheduler)
+                    except (NotAnIndex, IncompatibleIndex, ClusterUnavailable) as e:
                         raise _unavailable(e) from None
         return self._index
+
+    def close(self) -> None:
+        with self._lock:
+            if self._index is not None:
+                self._index.close()
+                self._index = None
 
 
 def _unavailable(error: VnsearchError) -> ApiError:
@@ -73,12 +82,21 @@ def _unavailable(error: VnsearchError) -> ApiError:
     return ApiError(503, code, str(error))
 
 
-def create_app(index_dir: str | os.PathLike | None = None, cors_origins: list[str] | None = None) -> FastAPI:
+def create_app(index_dir: str | os.PathLike | None = None, cors_origins: list[str] | None = None,
+               scheduler: str | None = None) -> FastAPI:
     """The server's application for one index folder (default: ``$VNSEARCH_INDEX`` or the
     user's data folder). ``cors_origins`` allows those origins to call the API from a
-    browser; none are allowed by default."""
-    holder = IndexHolder(Path(index_dir) if index_dir is not None else default_index_dir())
+    browser; none are allowed by default. ``scheduler``: search a sharded index through
+    Dask actors on that scheduler (``Index.open``)."""
+    holder = IndexHolder(Path(index_dir) if index_dir is not None else default_index_dir(), scheduler)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        holder.close()  # lets go of the index files, and of the Dask client and actors
+
     app = FastAPI(
+        lifespan=lifespan,
         title="vnsearch",
         version="0.3.0",
         description="Vietnamese-aware full-text search over a news archive. Responses are the `--json` objects of the `vnsearch` command.",
@@ -153,9 +171,10 @@ def create_app(index_dir: str | os.PathLike | None = None, cors_origins: list[st
 
 def app_from_environment() -> FastAPI:
     """The application as ``vnsearch serve --workers N`` starts it in each worker process:
-    the index folder from ``$VNSEARCH_INDEX``, allowed origins from ``$VNSEARCH_CORS_ORIGINS``."""
+    the index folder from ``$VNSEARCH_INDEX``, allowed origins from ``$VNSEARCH_CORS_ORIGINS``,
+    the Dask scheduler of a sharded index from ``$VNSEARCH_SCHEDULER``."""
     origins = [o for o in os.environ.get(ENV_CORS, "").split(",") if o]
-    return create_app(default_index_dir(), origins or None)
+    return create_app(default_index_dir(), origins or None, os.environ.get(ENV_SCHEDULER) or None)
 
 
 # -- the work of a request -----------------------------------------------------------------------

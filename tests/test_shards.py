@@ -301,3 +301,22 @@ def test_sharded_vntc_gives_the_top_10_of_one_index_for_200_queries(cluster, tmp
             expected = top(one.search(query, limit=10))
             same_ranking(top(sharded.search(query, limit=10)), expected)
             same_ranking(top(on_cluster.search(query, limit=10)), expected)
+
+
+def test_the_server_answers_from_a_sharded_index_through_the_cluster_as_from_one_folder(cluster, corpus_with_copies, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from search.server import create_app
+
+    build_index(corpus_with_copies, tmp_path / "one")
+    build_sharded(corpus_with_copies, tmp_path / "sharded", shards=2, scheduler=cluster.scheduler_address)
+    with TestClient(create_app(tmp_path / "one")) as one, \
+            TestClient(create_app(tmp_path / "sharded", scheduler=cluster.scheduler_address)) as sharded:
+        for query in ["sinh hoat chi bo", "giá lúa gạo"]:
+            a = one.get("/api/search", params={"q": query, "facets": "true"}).json()
+            b = sharded.get("/api/search", params={"q": query, "facets": "true"}).json()
+            same_ranking([(h["id"], h["score"], tuple(h["duplicates"])) for h in b["hits"]],
+                         [(h["id"], h["score"], tuple(h["duplicates"])) for h in a["hits"]])
+            assert (b["total"], b["facets"]) == (a["total"], a["facets"])
+        assert sharded.get(f"/api/articles/{SEED_ID}").json()["title"] == one.get(f"/api/articles/{SEED_ID}").json()["title"]
+        assert sharded.get("/healthz").json()["documents"] == 16

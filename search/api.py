@@ -154,6 +154,11 @@ class SearchResults:
     suggestion: str | None = None  # "did you mean"
     also_searched: tuple[str, ...] = ()  # other forms looked for: "Ủy ban nhân dân" for "UBND"
     typed_as: str | None = None  # "Telex" or "VNI" when the query was decoded from that typing
+    # False: ``total`` is a lower bound. The top hits are exact either way; to find them, the
+    # blocks of documents that could not enter them were skipped, and their matches not
+    # counted (Lucene's TotalHits.Relation.GREATER_THAN_OR_EQUAL_TO). Ask for facets to count
+    # every match.
+    total_exact: bool = True
 
     def __iter__(self) -> Iterator[Hit]:
         return iter(self.hits)
@@ -175,6 +180,7 @@ class SearchResults:
             "suggestion": self.suggestion,
             "took_ms": round(self.took_ms, 2),
             "total": self.total,
+            "total_relation": "eq" if self.total_exact else "gte",
             "page": self.page,
             "pages": self.pages,
             "hits": [h.to_json() for h in self.hits],
@@ -417,6 +423,7 @@ class Index:
             suggestion = self.suggest(parsed.text, refresh=False)
         took = (time.perf_counter() - started) * 1000
         return SearchResults(parsed.text, hits, sum(p.total for p in parts), took, page=page, limit=limit, facets=facet_counts,
+                             total_exact=all(p.total_exact for p in parts),
                              also_searched=tuple(built.also_searched), searched_for=searched_for,
                              typed_as=typed_as, suggestion=suggestion)
 
@@ -608,6 +615,7 @@ class Ranked:
     documents: list[RankedDocument]
     total: int
     facets: dict[str, list[tuple[str, int]]] | None
+    total_exact: bool = True  # False: ``total`` counts the matches in the blocks scored
 
 
 def rank_documents(segments: SegmentSet, engine: Engine, request: RankRequest, newest: int | None, part: int = 0) -> Ranked:
@@ -622,17 +630,26 @@ def rank_documents(segments: SegmentSet, engine: Engine, request: RankRequest, n
         until = parse_day(request.until, end=True) if request.until else None
         masks.append(_date_range_mask(segments.dates(), since, until))
     allowed = np.logical_and.reduce(masks) if masks else None
-    scores = engine.scores(built.scored)
-    if request.recent:
-        scores *= _recency(segments, newest)
-    if request.sort == "date":
-        docnums, total = engine.newest(segments.dates(), scores, allowed, request.want)
+    # The top k by relevance skips the blocks of documents that cannot enter it; date order,
+    # the recency boost and facets need every matching document scored.
+    pruned = None
+    if request.sort == "relevance" and not request.recent and not request.facets:
+        pruned = engine.top_pruned(built.scored, allowed, request.want)
+    if pruned is not None:
+        docnums, scores, total, exact = pruned
     else:
-        docnums, total = engine.top(scores, allowed, request.want)
+        exact = True
+        scores = engine.scores(built.scored)
+        if request.recent:
+            scores *= _recency(segments, newest)
+        if request.sort == "date":
+            docnums, total = engine.newest(segments.dates(), scores, allowed, request.want)
+        else:
+            docnums, total = engine.top(scores, allowed, request.want)
     dates, signatures = segments.dates(), segments.signatures()
     documents = [RankedDocument(part, int(d), float(scores[d]), int(dates[d]), signatures[d]) for d in docnums]
     facet_counts = _facets(segments, engine.matched(scores, allowed)) if request.facets else None
-    return Ranked(documents, total, facet_counts)
+    return Ranked(documents, total, facet_counts, exact)
 
 
 def merge_ranked(parts: list[Ranked], sort: str) -> list[RankedDocument]:

@@ -246,7 +246,7 @@ def _run_batch(ix: Index, batch: str, options: dict) -> None:
                     raise QueryError("empty line: nothing to search for")
                 out = ix.search(text, **options).to_json()
             except QueryError as e:
-                out = {"query": text, "took_ms": 0.0, "total": 0, "hits": [], "error": f"line {line_no}: {e}"}
+                out = {"query": text, "took_ms": 0.0, "total": 0, "total_relation": "eq", "hits": [], "error": f"line {line_no}: {e}"}
             typer.echo(json.dumps(out, ensure_ascii=False))
 
 
@@ -267,7 +267,8 @@ def _print_results(results: SearchResults, ix: Index) -> None:
         return
     first = results.hits[0].rank
     shown = f"top {len(results.hits)}" if results.page == 1 else f"{first}–{first + len(results.hits) - 1}, page {results.page} of {results.pages}"
-    typer.echo(f"{results.total:,} documents match; {shown} ({results.took_ms:.0f} ms)\n")
+    at_least = "" if results.total_exact else "at least "
+    typer.echo(f"{at_least}{results.total:,} documents match; {shown} ({results.took_ms:.0f} ms)\n")
     for hit in results.hits:
         head = f"{hit.rank:>2}. "
         title = textwrap.fill(hit.title, WIDTH, initial_indent=head, subsequent_indent=" " * len(head))

@@ -142,6 +142,9 @@ class Engine:
         self._scores: LRUCache[tuple[np.ndarray, np.ndarray]] = LRUCache(
             self.CACHE_TERMS, lambda pair: pair[0].nbytes + pair[1].nbytes, self.CACHE_BYTES)
         self._dense: LRUCache[np.ndarray] = LRUCache(self.CACHE_TERMS, lambda dense: dense.nbytes, self.DENSE_CACHE_BYTES)
+        self.blocks = -(-self.size // self.BLOCK)
+        self._block_bounds: LRUCache[tuple[np.ndarray, np.ndarray]] = LRUCache(
+            self.CACHE_TERMS, lambda pair: pair[0].nbytes + pair[1].nbytes, self.CACHE_BYTES)
 
     # -- data -----------------------------------------------------------------------------------
 
@@ -226,19 +229,26 @@ class Engine:
         dense[docs] = unit
         return dense
 
-    def scores(self, node: Node) -> np.ndarray:
-        """Dense score of every document for a scoring node."""
+    def scores(self, node: Node, blocks: np.ndarray | None = None) -> np.ndarray:
+        """Dense score of every document for a scoring node (only of the documents in
+        ``blocks``, when given: elsewhere 0)."""
         out = np.zeros(self.size, dtype=np.float32)
-        self.add_scores(node, out)
+        self.add_scores(node, out, blocks)
         return out
 
-    def add_scores(self, node: Node, out: np.ndarray) -> None:
-        """Add ``node``'s scores into ``out``, touching only the documents that have them.
+    def add_scores(self, node: Node, out: np.ndarray, blocks: np.ndarray | None = None) -> None:
+        """Add ``node``'s scores into ``out``, touching only the documents that have them
+        (and of those, only the documents in ``blocks``, sorted block numbers, when given).
 
         A title-length query has a hundred terms; making a dense array for each of them over
-        all documents cost more than reading their postings.
+        all documents cost more than reading their postings. Scores within blocks are the
+        same numbers as without: each document's terms are added in the same order.
         """
-        if isinstance(node, Term):
+        if isinstance(node, Term) and blocks is not None:
+            docs, unit = self.unit_scores(node.field, node.text, node.k1, node.b)
+            at = self._postings_in(node, blocks)
+            out[docs[at]] += unit[at] * np.float32(node.boost)
+        elif isinstance(node, Term):
             docs, unit = self.unit_scores(node.field, node.text, node.k1, node.b)
             if docs.size > self.DENSE_SHARE * self.size:
                 key = (node.field, node.text, *self._bm25_parameters(node.k1, node.b))
@@ -248,11 +258,13 @@ class Engine:
                 out[docs] += unit * np.float32(node.boost)  # a term's documents are distinct, so += adds each once
         elif isinstance(node, Sum):
             for child in node.children:
-                self.add_scores(child, out)
+                self.add_scores(child, out, blocks)
         elif isinstance(node, Best) and len(node.children) == 1:
-            self.add_scores(node.children[0], out)
+            self.add_scores(node.children[0], out, blocks)
         elif isinstance(node, Best) and all(isinstance(c, Term) for c in node.children):
             parts = [self.term_scores(child) for child in node.children]
+            if blocks is not None:
+                parts = [(d[at], sc[at]) for (d, sc), at in zip(parts, (self._postings_in(c, blocks) for c in node.children))]
             docs = np.concatenate([d for d, _ in parts])
             scores = np.concatenate([sc for _, sc in parts])
             if docs.size == 0:
@@ -270,12 +282,12 @@ class Engine:
             best = np.zeros(self.size, dtype=np.float32)
             total = np.zeros(self.size, dtype=np.float32)
             for child in node.children:
-                s = self.scores(child)
+                s = self.scores(child, blocks)
                 np.maximum(best, s, out=best)
                 total += s
             out += best + node.tiebreak * (total - best)
         elif isinstance(node, Gate):
-            out += np.where(self.matches(node.condition), self.scores(node.scored), np.float32(0))
+            out += np.where(self.matches(node.condition), self.scores(node.scored, blocks), np.float32(0))
         else:
             raise TypeError(f"{type(node).__name__} does not score")
 
@@ -296,6 +308,104 @@ class Engine:
         for child in node.children:  # Best and Sum match what any child matches
             mask |= self.matches(child)
         return mask
+
+    # -- top k with block-max bounds ----------------------------------------------------------
+
+    # Documents are grouped in blocks of BLOCK consecutive numbers. For each term the best
+    # score it gives in each block is kept (cached with its scores), and a query's bound in a
+    # block is the sum of its terms' bests there. Blocks are scored exactly in falling order of
+    # bound until the k-th best score found beats every bound left (Lucene's and tantivy's
+    # block-max idea, applied a batch of blocks at a time so that the work stays in NumPy).
+    BLOCK = 128
+    FIRST_BLOCKS = 16
+    # After the first batch: if more than this share of the blocks left could still hold a
+    # top-k document (a long query of common words), scoring everything is cheaper.
+    GIVE_UP_SHARE = 0.5
+    # A query with more terms than this (four syllables or more, each looked up as exact,
+    # folded and opening terms, with bigrams) almost never leaves blocks to skip: its bounds
+    # add up many common words (bench/pruning_bounds.py). It is scored exhaustively at once.
+    PRUNE_MAX_TERMS = 24
+
+    def _postings_in(self, term: Term, blocks: np.ndarray) -> np.ndarray:
+        """Positions in a term's postings of its documents in ``blocks`` (sorted)."""
+        offsets, _ = self._term_blocks(term)
+        starts, ends = offsets[blocks], offsets[blocks + 1]
+        lengths = ends - starts
+        total = int(lengths.sum())
+        if total == 0:
+            return np.zeros(0, dtype=np.int64)
+        # Concatenated ranges [start, end) of every block, without a Python loop.
+        return np.arange(total, dtype=np.int64) + np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
+
+    def _term_blocks(self, term: Term) -> tuple[np.ndarray, np.ndarray]:
+        """(where each block starts in the term's postings, the term's best score at boost 1
+        in each block)."""
+        k1, b = self._bm25_parameters(term.k1, term.b)
+
+        def compute() -> tuple[np.ndarray, np.ndarray]:
+            docs, unit = self.unit_scores(term.field, term.text, k1, b)
+            edges = np.arange(self.blocks + 1, dtype=np.int64) * self.BLOCK
+            offsets = np.searchsorted(docs, edges).astype(np.int64)
+            best = np.zeros(self.blocks, dtype=np.float64)
+            filled = offsets[1:] > offsets[:-1]
+            if docs.size:
+                best[filled] = np.maximum.reduceat(unit, offsets[:-1][filled])
+            return offsets, best
+
+        return self._block_bounds.get_or_compute((term.field, term.text, k1, b), compute)
+
+    def bounds(self, node: Node) -> np.ndarray:
+        """An upper bound of ``node``'s score in each block."""
+        if isinstance(node, Term):
+            return self._term_blocks(node)[1] * node.boost
+        if isinstance(node, Gate):
+            return self.bounds(node.scored)
+        # Sum adds its children; Best (the best plus tiebreak ≤ 1 times the others, all ≥ 0)
+        # is at most their sum.
+        total = np.zeros(self.blocks, dtype=np.float64)
+        for child in node.children:
+            total += self.bounds(child)
+        return total
+
+    def top_pruned(self, node: Node, allowed: np.ndarray | None, want: int) -> tuple[np.ndarray, np.ndarray, int, bool] | None:
+        """The best ``want`` documents for a scoring node, as ``top`` ranks them, scoring only
+        the blocks that can hold one: (documents, the dense scores, matches counted, whether
+        that count is every match). None when pruning would not pay (see PRUNE_MAX_TERMS and
+        GIVE_UP_SHARE)."""
+        if len(query_terms(node)) > self.PRUNE_MAX_TERMS:
+            return None
+        # Float32 sums may round above the float64 bound by a few units in the last place.
+        bound = self.bounds(node) * (1 + 1e-4) + 1e-6
+        if allowed is not None:
+            bound[~np.logical_or.reduceat(allowed, np.arange(self.blocks) * self.BLOCK)] = 0
+        candidates = np.flatnonzero(bound > 0)
+        order = candidates[np.argsort(-bound[candidates], kind="stable")]
+        out = np.zeros(self.size, dtype=np.float32)
+        region: list[np.ndarray] = []
+        done, batch, kth = 0, self.FIRST_BLOCKS, None
+        matched = np.zeros(0, dtype=np.int64)
+        while done < order.size:
+            new = np.sort(order[done : done + batch])
+            done += new.size
+            self.add_scores(node, out, new)
+            region.append((new[:, None] * self.BLOCK + np.arange(self.BLOCK)).ravel())
+            docs = np.concatenate(region)
+            docs = docs[docs < self.size]
+            keep = (out[docs] > 0) & self.live[docs]
+            if allowed is not None:
+                keep &= allowed[docs]
+            matched = docs[keep]
+            if matched.size >= want:
+                kth = np.partition(out[matched], matched.size - want)[matched.size - want]
+                left = bound[order[done:]]
+                if left.size == 0 or kth > left[0]:
+                    break  # no block left can hold a document scoring as high: all found
+                if done == min(self.FIRST_BLOCKS, order.size) and np.count_nonzero(left >= kth) > self.GIVE_UP_SHARE * self.blocks:
+                    return None
+            batch *= 2
+        selected = matched if kth is None else matched[out[matched] >= kth]
+        ranked = selected[np.lexsort((selected, -out[selected]))][:want]
+        return ranked, out, int(matched.size), done == order.size
 
     def matched(self, scores: np.ndarray, allowed: np.ndarray | None) -> np.ndarray:
         """The live documents that score and are allowed."""

@@ -53,3 +53,9 @@ def test_serve_benchmark_checks_every_response_while_an_update_publishes():
     rows = re.findall(r"^\| (\d+) \| (\d+) \|.*\| (\d+) \|$", out, re.M)
     assert [r[0] for r in rows] == ["1", "4"] and all(int(r[1]) >= 60 and int(r[2]) > 0 for r in rows), out
     assert "throughput 4 clients / 1 client" in out
+
+
+def test_pruning_bounds_benchmark_reports_the_share_of_blocks_to_score():
+    out = run("pruning_bounds.py", "--docs", "1000", "--queries", "10")
+    rows = re.findall(r"^\| (title|first 3 words|first 2 words) \| (\d+) \| [\d,]+ \| ([\d.]+) \|", out, re.M)
+    assert len(rows) == 9 and all(0.0 <= float(share) <= 1.0 for _, _, share in rows), out

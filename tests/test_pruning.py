@@ -1,0 +1,130 @@
+"""Top k with block-max bounds (``Engine.top_pruned``): the same documents and the same
+scores as scoring every document, while blocks that cannot hold a top document are skipped."""
+
+from __future__ import annotations
+
+import gzip
+import itertools
+import json
+import random
+import re
+
+import numpy as np
+import pytest
+
+from indexer import build_index
+from search import Index
+from search.engine import Engine
+from search.query import parse_query
+from search.rank import build_query
+from tests.conftest import CORPUS, SHARED, requires_shared
+
+
+def _sentences() -> list[str]:
+    text = " ".join(p.read_text(encoding="utf-8") for p in sorted(CORPUS.glob("*.txt")))
+    return [s.strip() for s in re.split(r"(?<=[.!?])\s+", text) if len(s.split()) > 5]
+
+
+@pytest.fixture(scope="module")
+def mixed_index(tmp_path_factory):
+    """2,000 articles of sentences from the shipped pages, mixed at random, in blocks of 16
+    documents (125 blocks; an archive has thousands of blocks of 128)."""
+    folder = tmp_path_factory.mktemp("pruning")
+    sentences = _sentences()
+    rng = random.Random(7)
+    with open(folder / "mixed.jsonl", "w", encoding="utf-8") as f:
+        for n in range(2000):
+            picked = rng.sample(sentences, rng.randint(2, 8))
+            f.write(json.dumps({"id": f"bai-{n}", "title": picked[0][:80], "body": " ".join(picked[1:])}, ensure_ascii=False) + "\n")
+    build_index([folder / "mixed.jsonl"], folder / "ix")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Engine, "BLOCK", 16)
+        patch.setattr(Engine, "FIRST_BLOCKS", 4)
+        with Index.open(folder / "ix") as index:
+            yield index
+
+
+def short_queries(index: Index, count: int, seed: int) -> list[str]:
+    """Pairs and triples of neighbouring words of the articles, typed as written or without
+    diacritics: what people type."""
+    from indexer.analysis import fold_diacritics
+
+    rng = random.Random(seed)
+    words = [w for s in _sentences() for w in s.split() if any(c.isalnum() for c in w)]
+    out = []
+    while len(out) < count:
+        i = rng.randrange(len(words) - 3)
+        query = " ".join(words[i : i + rng.choice((1, 2, 2, 3))])
+        out.append(fold_diacritics(query) if rng.random() < 0.3 else query)
+    return out
+
+
+def assert_same_top(index: Index, queries: list[str], wants=(10, 30)) -> tuple[int, int]:
+    """Pruned and exhaustive top k agree on every query; (queries pruned, totals counted in part)."""
+    engine = index._engine
+    pruned_queries = partial_totals = 0
+    for text in queries:
+        built = build_query(parse_query(text), index.settings)
+        for want in wants:
+            pruned = engine.top_pruned(built.scored, None, want)
+            scores = engine.scores(built.scored)
+            docs, total = engine.top(scores, None, want)
+            if pruned is None:
+                continue
+            pruned_queries += 1
+            found, pruned_scores, counted, exact = pruned
+            assert found.tolist() == docs.tolist(), text
+            assert np.array_equal(pruned_scores[found], scores[docs]), text  # bit for bit
+            assert counted == total if exact else counted <= total
+            partial_totals += not exact
+    return pruned_queries, partial_totals
+
+
+def test_pruned_top_k_is_the_exhaustive_top_k_on_a_thousand_short_queries(mixed_index):
+    pruned, partial = assert_same_top(mixed_index, short_queries(mixed_index, 1000, seed=1))
+    # Pruning was tried and did skip blocks, or the test would prove nothing.
+    assert pruned > 300 and partial > 250
+
+
+def test_a_search_says_when_its_total_counts_only_the_blocks_it_scored(mixed_index):
+    results = mixed_index.search("giá lúa", limit=5)
+    everything = mixed_index.search("giá lúa", limit=5, facets=True)  # facets count every match
+    assert [h.id for h in results] == [h.id for h in everything]
+    assert [h.score for h in results] == [h.score for h in everything]
+    assert everything.to_json()["total_relation"] == "eq"
+    if not results.total_exact:
+        assert results.to_json()["total_relation"] == "gte" and results.total <= everything.total
+    else:
+        assert results.total == everything.total
+
+
+def test_filters_and_required_words_are_respected_by_the_pruned_top_k(mixed_index):
+    for query in ['"sinh hoạt" chi bộ', "giá lúa -gạo", "tỉnh ủy date:2021", "lũ quét title:Lào"]:
+        for page in (1, 2):
+            a = mixed_index.search(query, limit=10, page=page)
+            b = mixed_index.search(query, limit=10, page=page, facets=True)  # exhaustive
+            assert [(h.id, h.score) for h in a] == [(h.id, h.score) for h in b]
+
+
+@requires_shared
+@pytest.mark.realdata
+def test_pruned_top_k_on_real_articles_and_two_thousand_queries(tmp_path, monkeypatch):
+    monkeypatch.setattr(Engine, "BLOCK", 16)  # 188 blocks of 3,000 articles
+    monkeypatch.setattr(Engine, "FIRST_BLOCKS", 4)
+    with gzip.open(SHARED / "corpus" / "vntc.jsonl.gz", "rt", encoding="utf-8") as f:
+        lines = list(itertools.islice(f, 3000))
+    (tmp_path / "vntc.jsonl").write_text("".join(lines), encoding="utf-8")
+    build_index([tmp_path / "vntc.jsonl"], tmp_path / "ix")
+    rng = random.Random(3)
+    titles = [json.loads(line)["title"].split() for line in lines]
+    queries = []
+    for words in itertools.cycle([t for t in titles if len(t) >= 3]):
+        if len(queries) == 2000:
+            break
+        start = rng.randrange(len(words) - 1)
+        query = " ".join(words[start : start + rng.choice((1, 2, 3))])
+        if any(c.isalnum() for c in query):
+            queries.append(query)
+    with Index.open(tmp_path / "ix") as index:
+        pruned, partial = assert_same_top(index, queries)
+    assert pruned > 600 and partial > 500  # of 4,000 searches: the short ones, pruned

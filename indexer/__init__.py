@@ -4,7 +4,7 @@
     summary = build_index(["corpus/"], "/tmp/idx")
 """
 
-from indexer.build import BuildSummary, build_index, shipped_corpus, update_index
+from indexer.build import BuildSummary, IndexWriter, build_index, shipped_corpus, update_index
 from indexer.errors import (
     ClusterUnavailable,
     CorruptIndex,
@@ -25,6 +25,7 @@ __all__ = [
     "IncompatibleIndex",
     "IndexLocked",
     "IndexSettings",
+    "IndexWriter",
     "NotAnIndex",
     "QueryError",
     "SourceNotFound",

@@ -1,11 +1,18 @@
-"""Building an index: a function of (sources, settings).
+"""Writing an index: a function of (sources, settings).
 
-``build_index`` reads the sources in ``settings.procs`` processes, each analysing its share of
-the articles once for every field family and writing it as a segment (``indexer.segment_writer``);
-then it keeps the first of each exact duplicate (recording the others' ids on it) and
-publishes the new generation, which becomes live only when complete (``indexer.store``).
-``update_index`` writes new and changed articles as segments and marks replaced ones deleted;
-both write through ``SegmentsWriter`` and leave merging to the merge policy (``indexer.merge``).
+``IndexWriter`` is the one writer of an index folder, as in Lucene: a build is an update of an
+empty index. Whatever the live index holds (nothing, for a build), the articles of this run are
+decided on in one place, ``decide_changes``, in reading order: the first of each exact duplicate
+is kept (the others' ids recorded on it), a repeated id is skipped, changed articles replace
+their old version and articles whose source is gone are removed. Articles reach segments
+through ``SegmentsWriter`` (``indexer.segment_writer``) within a memory budget, and segments are
+merged by the merge policy (``indexer.merge``). The new generation becomes live only when
+complete (``indexer.store``).
+
+Into an empty index every article read is new, so ``settings.procs`` processes each analyse and
+write their share as they read it, and the decision then marks the copies deleted; into a live
+index most articles read are unchanged, so the decision comes first and only new and changed
+articles are analysed and written. ``build_index`` and ``update_index`` are the two ways in.
 """
 
 from __future__ import annotations
@@ -234,19 +241,12 @@ class Reading(NamedTuple):
     content_hash: str
 
 
-def collect_articles(
-    records: Iterable[Article | Problem], summary: BuildSummary, report: Report
-) -> list[tuple[Article, list[str], str]]:
-    """Articles to index, each with the ids of its exact duplicates and its body fingerprint;
-    problems are counted."""
-    return first_readings(_with_fingerprints(records, TermKeys()), summary, report)
-
-
 def first_readings(
     records: Iterable[tuple[Article | Reading | Problem, str | None]], summary: BuildSummary, report: Report
 ) -> list[tuple[Article | Reading, list[str], str]]:
-    """``collect_articles`` of records whose fingerprints are known: the first reading of each
-    id and of each body, with the ids of its exact copies; problems and repeated ids counted."""
+    """The first reading of each id and of each body among ``records`` (in reading order, each
+    with its body fingerprint), with the ids of its exact copies read after it; problems and
+    repeated ids are counted and reported."""
     kept: dict[str, tuple[Article | Reading, list[str], str]] = {}
     ids: dict[str, str] = {}
     for record, fingerprint in records:
@@ -314,34 +314,96 @@ def build_index(
     show_progress: bool = False,
     report: IO[str] | None = None,
 ) -> BuildSummary:
-    """Build a complete new index of ``sources`` in ``index_dir`` and make it live atomically.
+    """Build a complete new index of ``sources`` in ``index_dir`` and make it live atomically:
+    an update of an empty index (``IndexWriter(create=True)``).
 
     With ``settings.procs`` > 1, that many processes each read, analyse and write their share
-    of the input (see ``Share``) as one segment. Exact duplicates are then found across all
-    shares, in reading order: the first copy is kept and the others are marked deleted.
+    of the input (see ``Share``). Exact duplicates are then found across all shares, in
+    reading order: the first copy is kept and the others are marked deleted.
 
     An existing index in ``index_dir`` stays searchable until the new one is complete; if the
     build fails it is left as it was.
     """
-    sources = [str(s) for s in sources]
-    index_dir = Path(index_dir) if index_dir is not None else default_index_dir()
-    started = time.perf_counter()
-    summary = BuildSummary(index_dir=str(index_dir))
-    fingerprints = source_fingerprints(sources)  # raises SourceNotFound before any work
-    log = Report(report)
-    with WriterLock(index_dir):
-        remove_stale_generations(index_dir)  # what a killed writer left behind
-        generation = new_generation(index_dir)
-        shares = _read_and_write_shares(sources, generation.path, settings.procs, settings.memory_mb, show_progress)
-        per_share, duplicates = _keep_first_copies(shares, [generation] * len(shares), summary, log)
+    with IndexWriter(index_dir, settings, create=True, show_progress=show_progress, report=report) as writer:
+        return writer.sync(sources)
+
+
+class IndexWriter:
+    """The one writer of an index folder (Lucene's IndexWriter): it holds the folder's writer
+    lock, starts from the live generation, or from nothing (``create``, or no index yet: a
+    build is an update of an empty index), decides what the sources change
+    (``decide_changes``), writes the next generation within ``settings.memory_mb`` a process,
+    merges its segments by the policy and publishes it atomically. Readers see the old or the
+    new generation; a failed or killed run leaves the old one live.
+
+        with IndexWriter("/srv/news", create=True) as writer:
+            summary = writer.sync(["feed.jsonl.gz"])
+    """
+
+    def __init__(self, index_dir: str | os.PathLike | None = None, settings: IndexSettings = IndexSettings(), *,
+                 create: bool = False, show_progress: bool = False, report: IO[str] | None = None) -> None:
+        self.index_dir = Path(index_dir) if index_dir is not None else default_index_dir()
+        self.settings = settings
+        self.create = create
+        self.show_progress = show_progress
+        self.log = Report(report)
+        self._lock = WriterLock(self.index_dir)
+
+    def __enter__(self) -> "IndexWriter":
+        self._lock.__enter__()
+        try:
+            remove_stale_generations(self.index_dir)  # what a killed writer left behind
+        except BaseException:
+            self._lock.__exit__(None, None, None)
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._lock.__exit__(*exc)
+
+    def live(self) -> Generation | None:
+        """The generation this writer starts from: None for a new (or re-created) index."""
+        if self.create:
+            return None
+        try:
+            return current_generation(self.index_dir)
+        except NotAnIndex:
+            if any(self.index_dir.glob("gen-*")) or (self.index_dir / CURRENT_FILE).exists():
+                raise  # something is there that is not an index this writer could start from
+            return None
+
+    def sync(self, sources: Iterable[str | os.PathLike], keep_missing: bool = False) -> BuildSummary:
+        """Bring the index to what ``sources`` hold and publish it: articles added, changed
+        ones re-indexed, those whose source is gone removed (unless ``keep_missing``)."""
+        sources = [str(s) for s in sources]
+        started = time.perf_counter()
+        summary = BuildSummary(index_dir=str(self.index_dir))
+        fingerprints = source_fingerprints(sources)  # raises SourceNotFound before any work
+        live = self.live()
+        if live is None:
+            generation = self._write_into_empty(sources, fingerprints, summary)
+        else:
+            generation = updated_generation(sources, self.index_dir, live, fingerprints, keep_missing,
+                                            self.settings.memory_mb, summary, self.log, self.show_progress)
+        if generation is not None and generation != live:
+            publish(self.index_dir, generation)
+        summary.generation = (generation or live).path.name
+        summary.seconds = round(time.perf_counter() - started, 2)
+        return summary
+
+    def _write_into_empty(self, sources: list[str], fingerprints: dict, summary: BuildSummary) -> Generation:
+        """Every article is new: each process writes its share as it reads it, then the
+        decision marks the copies deleted. A complete generation, not yet published."""
+        started = time.perf_counter()
+        generation = new_generation(self.index_dir)
+        shares = _read_and_write_shares(sources, generation.path, self.settings.procs, self.settings.memory_mb, self.show_progress)
+        per_share, duplicates = _keep_first_copies(shares, [generation] * len(shares), summary, self.log)
         segments = [entry for share_segments in per_share for entry in share_segments]
         del shares  # a record per article: not to be held through the merges
-        summary.added = summary.indexed
         summary.generation = generation.path.name
         summary.seconds = round(time.perf_counter() - started, 2)
-        finish_built_generation(generation, segments, duplicates, settings, fingerprints, summary)
-        publish(index_dir, generation)
-    return summary
+        finish_built_generation(generation, segments, duplicates, self.settings, fingerprints, summary)
+        return generation
 
 
 def finish_built_generation(generation: Generation, segments: list[dict], duplicates: dict[str, list[str]],
@@ -370,7 +432,7 @@ class _ShareResult:
     article's place, and the problems it met."""
 
     segments: list[dict]  # in document order
-    articles: list[tuple[int, str, str, str, list[str]]]  # ordinal, id, origin, fingerprint, warnings
+    readings: list[tuple[Reading, str]]  # each article written, in document order, with its body fingerprint
     problems: list[Problem]
 
 
@@ -410,7 +472,7 @@ def _read_and_write_forked_share(*job) -> _ShareResult:
 def _read_and_write_share(sources: list[str], share: Share, directory: str, memory_mb: float, progress) -> _ShareResult:
     """Read, analyse and write one process's share of the input as segments of at most
     ``memory_mb`` of buffer each."""
-    articles, problems = [], []
+    readings, problems = [], []
 
     def articles_read() -> Iterator[Article]:
         for record in read_sources(sources, share):
@@ -423,9 +485,10 @@ def _read_and_write_share(sources: list[str], share: Share, directory: str, memo
     writer = SegmentsWriter(Path(directory), memory_mb, lambda k: f"s{k * share.of + share.index + 1:06d}")
     for batch in _batches(articles_read()):
         for record, doc in zip(batch, writer.add(batch)):
-            articles.append((record.ordinal, record.id, record.origin, doc.fingerprint, record.warnings))
+            reading = Reading(record.ordinal, record.id, record.origin, record.warnings, doc.stored["content_hash"])
+            readings.append((reading, doc.fingerprint))
         progress(len(batch))
-    return _ShareResult(writer.finish(), articles, problems)
+    return _ShareResult(writer.finish(), readings, problems)
 
 
 class SegmentsWriter:
@@ -466,48 +529,26 @@ class SegmentsWriter:
 
 def _keep_first_copies(shares: list[_ShareResult], generations: Sequence[Generation], summary: BuildSummary,
                        log: Report) -> tuple[list[list[dict]], dict[str, list[str]]]:
-    """Go through everything the shares read, in reading order: count and report it, keep the
-    first copy of each body and of each id, and mark the others deleted in their segments
+    """The decision of a build, which is that of an update of an empty index: everything the
+    shares read, in reading order, through ``decide_changes``. The articles it does not keep
+    (exact copies, repeated ids) are marked deleted in the segments they were written to
     (share i's segments are in ``generations[i]``). Each share's segment list, and the copies
     table."""
-    events = []
+    records: list[tuple[Reading | Problem, str | None]] = []
+    place: dict[int, tuple[int, int]] = {}  # ordinal -> (share, document in the share)
     for number, share in enumerate(shares):
-        events += [(a[0], number, local, a) for local, a in enumerate(share.articles)]
-        events += [(p.ordinal, number, -1, p) for p in share.problems]
-    events.sort(key=lambda e: e[0])
-    first_by_body: dict[str, str] = {}
-    origin_by_id: dict[str, str] = {}
-    copies: dict[str, list[str]] = {}
+        for local, (reading, fingerprint) in enumerate(share.readings):
+            records.append((reading, fingerprint))
+            place[reading.ordinal] = (number, local)
+        records += [(problem, None) for problem in share.problems]
+    records.sort(key=lambda record: record[0].ordinal)
+    changes = decide_changes(records, summary=summary, log=log)
+    del records
+    kept = {reading.ordinal for reading in changes.to_write}
     deleted: dict[int, list[int]] = {}
-    kept = []
-    for _, number, local, item in events:
-        if isinstance(item, Problem):
-            _skip(summary, log, item)
-            continue
-        _, doc_id, origin, fingerprint, warnings = item
-        if doc_id in origin_by_id:
+    for ordinal, (number, local) in place.items():
+        if ordinal not in kept:
             deleted.setdefault(number, []).append(local)
-            _skip(summary, log, Problem(origin, f"duplicate id: {doc_id} was already read from {origin_by_id[doc_id]}", doc_id))
-            continue
-        origin_by_id[doc_id] = origin
-        first = first_by_body.get(fingerprint)
-        if first is not None:
-            deleted.setdefault(number, []).append(local)
-            copies.setdefault(first, []).append(doc_id)
-            summary.duplicates += 1
-            log.write(id=doc_id, origin=origin, status="duplicate", duplicate_of=first)
-            continue
-        first_by_body[fingerprint] = doc_id
-        summary.indexed += 1
-        summary.warnings += len(warnings)
-        kept.append((doc_id, origin, warnings))
-    for doc_id, origin, warnings in kept:
-        entry = {"id": doc_id, "origin": origin, "status": "indexed"}
-        if doc_id in copies:
-            entry["duplicates"] = copies[doc_id]
-        if warnings:
-            entry["warnings"] = warnings
-        log.write(**entry)
     per_share = []
     for number, (share, generation) in enumerate(zip(shares, generations)):
         gone = np.array(sorted(deleted.get(number, [])), dtype=np.int64)
@@ -522,7 +563,7 @@ def _keep_first_copies(shares: list[_ShareResult], generations: Sequence[Generat
                 np.save(generation.path / entry["deleted"], local.astype(np.int32))
             segments.append(entry)
         per_share.append(segments)
-    return per_share, copies
+    return per_share, changes.duplicates
 
 
 def _write_duplicates(generation: Generation, duplicates: dict[str, list[str]]) -> str:
@@ -557,30 +598,16 @@ def update_index(
     full build. A sharded index is updated shard by shard as Dask tasks
     (``indexer.shards.update_sharded``, on ``scheduler`` or a LocalCluster).
     """
-    sources = [str(s) for s in sources]
     index_dir = Path(index_dir) if index_dir is not None else default_index_dir()
     try:
         if is_sharded(current_generation(index_dir).manifest()):
             from indexer.shards import update_sharded  # it builds on this module
 
-            return update_sharded(sources, index_dir, keep_missing, report, memory_mb, scheduler)
+            return update_sharded([str(s) for s in sources], index_dir, keep_missing, report, memory_mb, scheduler)
     except NotAnIndex:
-        if any(index_dir.glob("gen-*")) or (index_dir / CURRENT_FILE).exists():
-            raise
-        return build_index(sources, index_dir, IndexSettings(memory_mb=memory_mb), show_progress=show_progress, report=report)
-    started = time.perf_counter()
-    summary = BuildSummary(index_dir=str(index_dir))
-    fingerprints = source_fingerprints(sources)
-    log = Report(report)
-    with WriterLock(index_dir):
-        remove_stale_generations(index_dir)
-        live = current_generation(index_dir)
-        generation = updated_generation(sources, index_dir, live, fingerprints, keep_missing, memory_mb, summary, log, show_progress)
-        if generation is not None and generation != live:
-            publish(index_dir, generation)
-    summary.generation = (generation or live).path.name
-    summary.seconds = round(time.perf_counter() - started, 2)
-    return summary
+        pass  # no index yet: the writer starts from an empty one (or says what is in the way)
+    with IndexWriter(index_dir, IndexSettings(memory_mb=memory_mb), show_progress=show_progress, report=report) as writer:
+        return writer.sync(sources, keep_missing)
 
 
 def sources_unchanged(manifest: dict, fingerprints: dict) -> bool:
@@ -609,13 +636,9 @@ def updated_generation(sources: list[str], index_dir: Path, live: Generation, fi
     if sources_unchanged(manifest, fingerprints):
         summary.unchanged += int(live_segments.live.sum())
         return None
-    articles = collect_articles(read_sources(sources, share), summary, log)
     live_duplicates = read_duplicates(live, manifest)
-    changes = _Changes(live_segments.iter_live(), live_duplicates, set(fingerprints))
-    for article, copies, fingerprint in articles:
-        changes.read(article, copies, fingerprint, summary, log)
-    if not keep_missing:
-        changes.remove_gone(summary, log)
+    changes = decide_changes(_with_fingerprints(read_sources(sources, share), TermKeys()), live_segments.iter_live(),
+                             live_duplicates, set(fingerprints), keep_missing, summary=summary, log=log)
     new_sources = {**known_sources, **fingerprints}
     if not (summary.added or summary.changed or summary.removed) and changes.duplicates == live_duplicates and new_sources == all_known:
         return live  # nothing to write: the live generation stays as it is
@@ -643,6 +666,31 @@ def write_updated_generation(index_dir: Path, live: Generation, deleted: set[int
     new_manifest["files"] = describe_files(generation.path, listed_files(new_manifest), known=manifest.get("files"))
     generation.write_manifest(new_manifest)
     return generation
+
+
+def decide_changes(
+    readings: Iterable[tuple[Article | Reading | Problem, str | None]],
+    live: Iterable[tuple[Hashable, dict]] = (),
+    live_duplicates: dict[str, list[str]] | None = None,
+    updated_files: set[str] = frozenset(),
+    keep_missing: bool = True,
+    *,
+    summary: BuildSummary,
+    log: Report,
+) -> "_Changes":
+    """What this run's ``readings`` (in reading order, each with its body fingerprint) do to
+    the ``live`` index: the one place where a build (an update of an empty index) and an
+    update decide, article by article, what is indexed, merged into an exact copy, skipped or
+    removed, whether the index is one folder or shards. Counted in ``summary``, reported in
+    ``log``; the result lists the articles to write, the live documents to delete and the
+    copies table."""
+    changes = _Changes(live, live_duplicates or {}, set(updated_files))
+    for article, copies, fingerprint in first_readings(readings, summary, log):
+        changes.read(article, copies, fingerprint, summary, log)
+    if not keep_missing:
+        changes.remove_gone(summary, log)
+    changes.report_indexed(log)
+    return changes
 
 
 class _LiveDocument(NamedTuple):
@@ -677,6 +725,7 @@ class _Changes:
         self.merged: dict[str, tuple[Article | Reading, str, str]] = {}
         self.deleted: set[Hashable] = set()  # numbers of live documents replaced or removed
         self.seen: set[str] = set()
+        self.change: dict[str, str] = {}  # id -> "added" or "changed", for each article to write
 
     def read(self, article: Article | Reading, copies: list[str], fingerprint: str, summary: BuildSummary, log: Report) -> None:
         """Take one article read by this run (with the ids of its copies read in this run)."""
@@ -731,7 +780,7 @@ class _Changes:
         else:
             summary.changed += 1
             self.deleted.add(previous.docnum)
-        log.write(id=article.id, origin=article.origin, status="added" if previous is None else "changed")
+        self.change[article.id] = "added" if previous is None else "changed"
 
     def remove_gone(self, summary: BuildSummary, log: Report) -> None:
         """Remove the live articles whose file is among this run's and no longer holds them,
@@ -749,6 +798,16 @@ class _Changes:
                 # Its copies read in this run live on: the first of them becomes the article.
                 self._promote([c for c in orphans if c in self.merged], summary, log, also=orphans)
 
+    def report_indexed(self, log: Report) -> None:
+        """One report line for each article to write, once its copies are all known."""
+        for article in self.to_write:
+            entry = {"id": article.id, "origin": article.origin, "status": "indexed", "change": self.change[article.id]}
+            if self.duplicates.get(article.id):
+                entry["duplicates"] = self.duplicates[article.id]
+            if article.warnings:
+                entry["warnings"] = article.warnings
+            log.write(**entry)
+
     def _promote(self, readings: list[str], summary: BuildSummary, log: Report, also: Sequence[str] = ()) -> None:
         """The article its copies were merged into is gone (removed, or its text changed):
         the first of those read in this run (``readings``, ids) becomes an article, the
@@ -765,7 +824,7 @@ class _Changes:
         self._add_copies(heir, [c for c in dict.fromkeys([*rest, *also]) if c != heir])
         summary.indexed += 1
         summary.added += 1
-        log.write(id=heir, origin=article.origin, status="added")
+        self.change[heir] = "added"
 
     def _delete(self, doc_id: str, previous: _LiveDocument) -> None:
         self.deleted.add(previous.docnum)

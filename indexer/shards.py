@@ -44,15 +44,14 @@ from indexer.build import (
     BuildSummary,
     Reading,
     Report,
-    _Changes,
     _keep_first_copies,
     _now,
     _read_and_write_share,
     _with_fingerprints,
     available_cores,
     content_hash,
+    decide_changes,
     finish_built_generation,
-    first_readings,
     source_fingerprints,
     sources_unchanged,
     write_updated_generation,
@@ -167,7 +166,6 @@ def build_sharded(
             results = _gather(client, futures, "build")
             per_shard, duplicates = _keep_first_copies(results, generations, summary, log)
             del results
-            summary.added = summary.indexed
             copies = [{} for _ in range(shards)]
             for kept, ids in duplicates.items():
                 copies[shard_of(kept, shards)][kept] = ids
@@ -336,11 +334,8 @@ def update_sharded(
             live_docs = [((i, docnum), doc) for i, survey in enumerate(surveys) for docnum, doc in survey[1]]
             live_duplicates = {kept: copies for survey in surveys for kept, copies in survey[2].items()}
             del surveys
-            changes = _Changes(live_docs, live_duplicates, set(fingerprints))
-            for article, copies, fingerprint in first_readings(readings, summary, log):
-                changes.read(article, copies, fingerprint, summary, log)
-            if not keep_missing:
-                changes.remove_gone(summary, log)
+            changes = decide_changes(readings, live_docs, live_duplicates, set(fingerprints), keep_missing,
+                                     summary=summary, log=log)
             known = {p: fp for p, fp in manifest.get("sources", {}).items() if keep_missing or Path(p).exists()}
             new_sources = {**known, **fingerprints}
             if not (summary.added or summary.changed or summary.removed) and changes.duplicates == live_duplicates \

@@ -1,5 +1,6 @@
 """Scheduled updates: incremental work, the writer lock, and survival of SIGKILL at any moment."""
 
+import hashlib
 import json
 import os
 import random
@@ -11,9 +12,10 @@ import time
 
 import pytest
 
-from indexer import IndexLocked, IndexSettings, build_index
+from indexer import IndexLocked, IndexSettings, IndexWriter, build_index
 from indexer.build import update_index
-from indexer.store import WriterLock, current_generation
+from indexer.schema import INDEX_FIELDS
+from indexer.store import WriterLock, current_generation, open_generation, open_segments
 from search import Index
 from tests.conftest import CORPUS, ROOT, SEED_ID
 
@@ -52,6 +54,48 @@ def test_update_adds_changes_and_removes(tmp_path):
     assert (summary.added, summary.changed, summary.removed, summary.unchanged) == (2, 1, 1, 4)
     ids, changed, count = live_state(ix)
     assert ids == expected and changed == ["002_gia_lua"] and count == 7
+
+
+def test_an_update_reports_each_article_it_touches_in_the_words_of_a_build(tmp_path):
+    # A build is an update of an empty index: one decision path, one report vocabulary.
+    src, ix = tmp_path / "src", tmp_path / "ix"
+    src.mkdir()
+    make_state(src, "A")
+    copy = (src / "003_bong_da_u23.txt").read_text(encoding="utf-8")
+    (src / "ban-sao.txt").write_text(copy, encoding="utf-8")
+    with open(tmp_path / "first.jsonl", "w") as report:
+        update_index([src], ix, report=report)
+    first = {e["id"]: e for e in map(json.loads, (tmp_path / "first.jsonl").read_text().splitlines())}
+    assert {(e["status"], e.get("change")) for e in first.values()} == {("indexed", "added"), ("duplicate", None)}
+    assert first["ban-sao"]["duplicate_of"] == "003_bong_da_u23" and first["003_bong_da_u23"]["duplicates"] == ["ban-sao"]
+    make_state(src, "B")
+    (src / "ban-sao.txt").write_text(copy, encoding="utf-8")
+    with open(tmp_path / "second.jsonl", "w") as report:
+        update_index([src], ix, report=report)
+    second = sorted((e["id"], e["status"], e.get("change")) for e in map(json.loads, (tmp_path / "second.jsonl").read_text().splitlines()))
+    assert second == [
+        ("001_lu_quet_lao_cai", "removed", None),
+        ("002_gia_lua", "indexed", "changed"),
+        ("006_giao_duc_ky_thi", "indexed", "added"),
+        ("007_kinh_te_fdi", "indexed", "added"),
+        ("ban-sao", "duplicate", None),  # read again (its folder is read whole), still a copy
+    ]
+
+
+def test_one_writer_holds_the_index_for_its_block_and_publishes_each_sync(tmp_path):
+    src, ix = tmp_path / "src", tmp_path / "ix"
+    src.mkdir()
+    make_state(src, "A")
+    with IndexWriter(ix) as writer:  # no index yet: it starts from an empty one
+        assert writer.live() is None
+        assert writer.sync([src]).added == 6
+        with pytest.raises(IndexLocked):
+            update_index([src], ix)
+        make_state(src, "B")
+        second = writer.sync([src])
+        assert (second.added, second.changed, second.removed) == (2, 1, 1)
+        assert current_generation(ix).path.name == second.generation
+    assert update_index([src], ix).indexed == 0  # released
 
 
 def test_update_with_nothing_changed_does_no_work(tmp_path):
@@ -175,12 +219,34 @@ def _write_jsonl(path, records) -> None:
 
 
 def _index_contents(index_dir) -> tuple:
+    """What an index holds, whichever way it was written: its articles with their copies, the
+    top 10 of some queries with scores, and a digest of every field's postings and lengths."""
     queries = ["sinh hoạt chi bộ", "tinh uy lao cai", "giá lúa", "đảng viên", "lũ quét", "U23", "ca trù", "vắc xin"]
     with Index.open(index_dir) as index:
         every = index.search("và của các là có", limit=5000, collapse=False)
         documents = sorted((hit.id, hit.duplicates) for hit in every)
         ranked = {q: [(h.id, round(h.score, 4)) for h in index.search(q, limit=10, collapse=False)] for q in queries}
-        return len(index), documents, ranked
+        return len(index), documents, ranked, _postings_by_article(index_dir)
+
+
+def _postings_by_article(index_dir) -> dict[str, str]:
+    """Per index field, a digest of every term's postings and every article's field length,
+    with articles named by id: equal whatever the segments, their order and the deletions."""
+    generation, manifest, _ = open_generation(index_dir)
+    segments = open_segments(generation, manifest)
+    article = {docnum: stored["id"] for docnum, stored in segments.iter_live()}
+    digests = {}
+    for field in INDEX_FIELDS:
+        digest = hashlib.sha1()
+        for term in sorted({t for reader in segments.readers for t in reader.terms(field)}):
+            docs, freqs = segments.postings(field, term)
+            postings = sorted((article[d], f) for d, f in zip(docs.tolist(), freqs.tolist()) if d in article)
+            if postings:
+                digest.update(repr((term, postings)).encode())
+        lengths = segments.field_lengths(field)
+        digest.update(repr(sorted((doc_id, int(lengths[d])) for d, doc_id in article.items())).encode())
+        digests[field] = digest.hexdigest()
+    return digests
 
 
 def test_build_at_once_in_two_processes_and_update_in_three_steps_give_one_index(tmp_path):

@@ -58,6 +58,7 @@ from indexer.store import (
     open_generation,
     open_segments,
     publish,
+    read_copy_origins,
     read_duplicates,
     remove_stale_generations,
 )
@@ -194,10 +195,14 @@ def document_fields(articles: Sequence[Article], keys: TermKeys) -> IndexedBatch
     return IndexedBatch(terms, documents)
 
 
-def _origin_file(article: Article) -> str:
+def _origin_file(article: Article | Reading) -> str:
     """The file an article was read from, absolute, so that an update run from another
     directory (cron) recognises its files."""
-    return os.path.abspath(article.origin.rsplit(":", 1)[0] if _is_jsonl_origin(article.origin) else article.origin)
+    return _file_of(article.origin)
+
+
+def _file_of(origin: str) -> str:
+    return os.path.abspath(origin.rsplit(":", 1)[0] if _is_jsonl_origin(origin) else origin)
 
 
 def _stored_fields(article: Article) -> dict:
@@ -242,11 +247,12 @@ class Reading(NamedTuple):
 
 
 def first_readings(
-    records: Iterable[tuple[Article | Reading | Problem, str | None]], summary: BuildSummary, report: Report
+    records: Iterable[tuple[Article | Reading | Problem, str | None]], summary: BuildSummary, report: Report,
+    copy_origins: dict[str, str] | None = None,
 ) -> list[tuple[Article | Reading, list[str], str]]:
     """The first reading of each id and of each body among ``records`` (in reading order, each
     with its body fingerprint), with the ids of its exact copies read after it; problems and
-    repeated ids are counted and reported."""
+    repeated ids are counted and reported. Each copy's origin goes into ``copy_origins``."""
     kept: dict[str, tuple[Article | Reading, list[str], str]] = {}
     ids: dict[str, str] = {}
     for record, fingerprint in records:
@@ -260,6 +266,8 @@ def first_readings(
         if fingerprint in kept:
             first, copies, _ = kept[fingerprint]
             copies.append(record.id)
+            if copy_origins is not None:
+                copy_origins[record.id] = record.origin
             summary.duplicates += 1
             report.write(id=record.id, origin=record.origin, status="duplicate", duplicate_of=first.id)
             continue
@@ -397,22 +405,23 @@ class IndexWriter:
         started = time.perf_counter()
         generation = new_generation(self.index_dir)
         shares = _read_and_write_shares(sources, generation.path, self.settings.procs, self.settings.memory_mb, self.show_progress)
-        per_share, duplicates = _keep_first_copies(shares, [generation] * len(shares), summary, self.log)
+        per_share, duplicates, copy_origins = _keep_first_copies(shares, [generation] * len(shares), summary, self.log)
         segments = [entry for share_segments in per_share for entry in share_segments]
         del shares  # a record per article: not to be held through the merges
         summary.generation = generation.path.name
         summary.seconds = round(time.perf_counter() - started, 2)
-        finish_built_generation(generation, segments, duplicates, self.settings, fingerprints, summary)
+        finish_built_generation(generation, segments, duplicates, copy_origins, self.settings, fingerprints, summary)
         return generation
 
 
 def finish_built_generation(generation: Generation, segments: list[dict], duplicates: dict[str, list[str]],
-                            settings: IndexSettings, fingerprints: dict, summary: BuildSummary) -> None:
+                            copy_origins: dict[str, str], settings: IndexSettings, fingerprints: dict,
+                            summary: BuildSummary) -> None:
     """Merge a built generation's segments as the policy asks and write its manifest: the
     generation is then complete, ready to publish."""
     segments = merge_by_policy(generation.path, segments)
     manifest = _manifest(settings, fingerprints, summary, segments, built_at=_now())
-    manifest["duplicates"] = _write_duplicates(generation, duplicates)
+    manifest.update(_write_copies(generation, duplicates, copy_origins))
     manifest["files"] = describe_files(generation.path, listed_files(manifest))
     generation.write_manifest(manifest)
 
@@ -528,12 +537,12 @@ class SegmentsWriter:
 
 
 def _keep_first_copies(shares: list[_ShareResult], generations: Sequence[Generation], summary: BuildSummary,
-                       log: Report) -> tuple[list[list[dict]], dict[str, list[str]]]:
+                       log: Report) -> tuple[list[list[dict]], dict[str, list[str]], dict[str, str]]:
     """The decision of a build, which is that of an update of an empty index: everything the
     shares read, in reading order, through ``decide_changes``. The articles it does not keep
     (exact copies, repeated ids) are marked deleted in the segments they were written to
-    (share i's segments are in ``generations[i]``). Each share's segment list, and the copies
-    table."""
+    (share i's segments are in ``generations[i]``). Each share's segment list, the copies
+    table and the file of each copy."""
     records: list[tuple[Reading | Problem, str | None]] = []
     place: dict[int, tuple[int, int]] = {}  # ordinal -> (share, document in the share)
     for number, share in enumerate(shares):
@@ -563,15 +572,17 @@ def _keep_first_copies(shares: list[_ShareResult], generations: Sequence[Generat
                 np.save(generation.path / entry["deleted"], local.astype(np.int32))
             segments.append(entry)
         per_share.append(segments)
-    return per_share, changes.duplicates
+    return per_share, changes.duplicates, changes.copy_origins()
 
 
-def _write_duplicates(generation: Generation, duplicates: dict[str, list[str]]) -> str:
-    """Write the copies table (kept id -> ids of its exact copies) of a generation; its name."""
-    name = f"duplicates-{generation.number:06d}.json"
-    with open(generation.path / name, "w", encoding="utf-8") as f:
-        json.dump(duplicates, f, ensure_ascii=False)
-    return name
+def _write_copies(generation: Generation, duplicates: dict[str, list[str]], copy_origins: dict[str, str]) -> dict[str, str]:
+    """Write the copies table of a generation (kept id -> ids of its exact copies) and the file
+    each copy was read from; their manifest entries."""
+    names = {"duplicates": f"duplicates-{generation.number:06d}.json", "copy_origins": f"copy-origins-{generation.number:06d}.json"}
+    for name, table in ((names["duplicates"], duplicates), (names["copy_origins"], copy_origins)):
+        with open(generation.path / name, "w", encoding="utf-8") as f:
+            json.dump(table, f, ensure_ascii=False)
+    return names
 
 
 
@@ -636,23 +647,25 @@ def updated_generation(sources: list[str], index_dir: Path, live: Generation, fi
     if sources_unchanged(manifest, fingerprints):
         summary.unchanged += int(live_segments.live.sum())
         return None
-    live_duplicates = read_duplicates(live, manifest)
+    live_duplicates, live_origins = read_duplicates(live, manifest), read_copy_origins(live, manifest)
     changes = decide_changes(_with_fingerprints(read_sources(sources, share), TermKeys()), live_segments.iter_live(),
-                             live_duplicates, set(fingerprints), keep_missing, summary=summary, log=log)
+                             live_duplicates, live_origins, set(fingerprints), keep_missing, summary=summary, log=log)
     new_sources = {**known_sources, **fingerprints}
-    if not (summary.added or summary.changed or summary.removed) and changes.duplicates == live_duplicates and new_sources == all_known:
+    if not (summary.added or summary.changed or summary.removed) and changes.duplicates == live_duplicates \
+            and changes.copy_origins() == live_origins and new_sources == all_known:
         return live  # nothing to write: the live generation stays as it is
     summary.seconds = round(time.perf_counter() - entered, 2)
-    return write_updated_generation(index_dir, live, changes.deleted, changes.to_write, changes.duplicates, new_sources,
-                                    summary, memory_mb, show_progress)
+    return write_updated_generation(index_dir, live, changes.deleted, changes.to_write, changes.duplicates,
+                                    changes.copy_origins(), new_sources, summary, memory_mb, show_progress)
 
 
 def write_updated_generation(index_dir: Path, live: Generation, deleted: set[int], to_write: Sequence[Article],
-                             duplicates: dict[str, list[str]], new_sources: dict, summary: BuildSummary,
-                             memory_mb: float, show_progress: bool = False) -> Generation:
+                             duplicates: dict[str, list[str]], copy_origins: dict[str, str], new_sources: dict,
+                             summary: BuildSummary, memory_mb: float, show_progress: bool = False) -> Generation:
     """The next generation after ``live``, complete but not published: ``deleted`` documents
     (numbers in ``live``) marked deleted, ``to_write`` articles written as new segments,
-    ``duplicates`` as its copies table, segments merged as the policy asks.
+    ``duplicates`` as its copies table (with ``copy_origins``, each copy's file), segments
+    merged as the policy asks.
 
     Even when only the record of the source files changed, a new generation is written (hard
     links, no data copied): a live manifest is never rewritten in place."""
@@ -661,7 +674,7 @@ def write_updated_generation(index_dir: Path, live: Generation, deleted: set[int
     generation = copy_generation(live, index_dir)
     segments = _updated_segments(generation, live_segments, deleted, list(to_write), memory_mb, show_progress)
     new_manifest = _manifest(settings, new_sources, summary, segments, built_at=_now(), previous=manifest)
-    new_manifest["duplicates"] = _write_duplicates(generation, duplicates)
+    new_manifest.update(_write_copies(generation, duplicates, copy_origins))
     _remove_unlisted_files(generation, new_manifest)
     new_manifest["files"] = describe_files(generation.path, listed_files(new_manifest), known=manifest.get("files"))
     generation.write_manifest(new_manifest)
@@ -672,6 +685,7 @@ def decide_changes(
     readings: Iterable[tuple[Article | Reading | Problem, str | None]],
     live: Iterable[tuple[Hashable, dict]] = (),
     live_duplicates: dict[str, list[str]] | None = None,
+    live_copy_origins: dict[str, str] | None = None,
     updated_files: set[str] = frozenset(),
     keep_missing: bool = True,
     *,
@@ -684,8 +698,11 @@ def decide_changes(
     removed, whether the index is one folder or shards. Counted in ``summary``, reported in
     ``log``; the result lists the articles to write, the live documents to delete and the
     copies table."""
-    changes = _Changes(live, live_duplicates or {}, set(updated_files))
-    for article, copies, fingerprint in first_readings(readings, summary, log):
+    changes = _Changes(live, live_duplicates or {}, live_copy_origins or {}, set(updated_files))
+    copy_origins: dict[str, str] = {}
+    kept = first_readings(readings, summary, log, copy_origins)
+    changes.copy_origin.update((copy, _file_of(origin)) for copy, origin in copy_origins.items())
+    for article, copies, fingerprint in kept:
         changes.read(article, copies, fingerprint, summary, log)
     if not keep_missing:
         changes.remove_gone(summary, log)
@@ -708,9 +725,11 @@ class _Changes:
     articles, so ``update([a])`` then ``update([b])`` gives the index ``build([a, b])`` gives.
     """
 
-    def __init__(self, live: Iterable[tuple[Hashable, dict]], duplicates: dict[str, list[str]], updated_files: set[str]) -> None:
+    def __init__(self, live: Iterable[tuple[Hashable, dict]], duplicates: dict[str, list[str]], copy_origins: dict[str, str],
+                 updated_files: set[str]) -> None:
         """``live``: (number, stored fields) of every live document; the numbers are what
-        ``deleted`` collects (a sharded update numbers them (shard, number))."""
+        ``deleted`` collects (a sharded update numbers them (shard, number)). ``duplicates``
+        and ``copy_origins``: the live copies table and the file of each copy (where known)."""
         self.stored = {
             doc["id"]: _LiveDocument(docnum, doc.get("content_hash", ""), doc.get("origin", ""), doc.get("fingerprint", ""))
             for docnum, doc in live
@@ -718,6 +737,7 @@ class _Changes:
         self.by_body = {d.fingerprint: doc_id for doc_id, d in self.stored.items() if d.fingerprint}
         self.duplicates = {kept: list(copies) for kept, copies in duplicates.items()}
         self.copy_of = {copy: kept for kept, copies in duplicates.items() for copy in copies}
+        self.copy_origin = dict(copy_origins)  # copy id -> its file; also of copies no longer listed
         self.updated_files = updated_files
         self.to_write: list[Article | Reading] = []
         # Articles read in this run and merged into an indexed one as exact copies: (the
@@ -743,6 +763,7 @@ class _Changes:
         kept = self.by_body.get(fingerprint)
         if kept is not None and kept != article.id:
             # An exact copy of an article already in the index: merged into it.
+            self.copy_origin[article.id] = _origin_file(article)
             if self.copy_of.get(article.id) != kept:
                 self._forget_copy(article.id)
                 self._add_copies(kept, [article.id])
@@ -797,6 +818,17 @@ class _Changes:
                 log.write(id=doc_id, origin=previous.origin, status="removed")
                 # Its copies read in this run live on: the first of them becomes the article.
                 self._promote([c for c in orphans if c in self.merged], summary, log, also=orphans)
+        # A copy not read in this run whose file is gone or no longer holds it is no longer a
+        # copy of anything, as in a build of the sources as they are now.
+        for copy, kept in list(self.copy_of.items()):
+            origin = self.copy_origin.get(copy)
+            if copy not in self.seen and origin and (origin in self.updated_files or not Path(origin).exists()):
+                self._forget_copy(copy)
+                log.write(id=copy, origin=origin, status="removed", duplicate_of=kept)
+
+    def copy_origins(self) -> dict[str, str]:
+        """The file of each copy now listed (where known)."""
+        return {copy: self.copy_origin[copy] for copy in self.copy_of if copy in self.copy_origin}
 
     def report_indexed(self, log: Report) -> None:
         """One report line for each article to write, once its copies are all known."""

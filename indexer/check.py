@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from indexer.store import current_generation, default_index_dir, is_sharded, open_generation, open_segments, open_shards, read_duplicates
+from indexer.store import current_generation, default_index_dir, is_sharded, open_generation, open_segments, open_shards, read_copy_origins, read_duplicates
 from indexer.checksums import damaged, verify_files
 from indexer.codec import DF, FIRST, GAPS, LEX
 from indexer.segment import SegmentReader
@@ -64,6 +64,7 @@ def check_index(index_dir: str | os.PathLike | None = None) -> CheckReport:
         for reader in opened.readers:
             _check_segment(generation.path, reader)
         read_duplicates(generation, manifest)
+        read_copy_origins(generation, manifest)
         segments += len(opened.readers)
         documents += int(opened.live.sum())
         files += len(manifest["files"]) + 1

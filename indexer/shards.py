@@ -74,6 +74,7 @@ from indexer.store import (
     open_generation,
     open_segments,
     publish,
+    read_copy_origins,
     read_duplicates,
     read_sharded_manifest,
     remove_stale_generations,
@@ -164,13 +165,15 @@ def build_sharded(
             futures = [client.submit(_build_shard, sources, (i, shards), str(g.path), settings.memory_mb, pure=False)
                        for i, g in enumerate(generations)]
             results = _gather(client, futures, "build")
-            per_shard, duplicates = _keep_first_copies(results, generations, summary, log)
+            per_shard, duplicates, copy_origins = _keep_first_copies(results, generations, summary, log)
             del results
             copies = [{} for _ in range(shards)]
-            for kept, ids in duplicates.items():
+            origins = [{} for _ in range(shards)]
+            for kept, ids in duplicates.items():  # a copies table goes with its kept article
                 copies[shard_of(kept, shards)][kept] = ids
-            finishing = [client.submit(finish_built_generation, g, segments, c, settings, fingerprints, summary, pure=False)
-                         for g, segments, c in zip(generations, per_shard, copies)]
+                origins[shard_of(kept, shards)].update((c, copy_origins[c]) for c in ids if c in copy_origins)
+            finishing = [client.submit(finish_built_generation, g, segments, c, o, settings, fingerprints, summary, pure=False)
+                         for g, segments, c, o in zip(generations, per_shard, copies, origins)]
             _gather(client, finishing, "merge")
         summary.seconds = round(time.perf_counter() - started, 2)
         top = _publish(index_dir, generations, settings, fingerprints, summary, previous=None)
@@ -261,8 +264,8 @@ def _remove_unreferenced(index_dir: Path) -> None:
 def _survey_shard(sources: list[str], shard_dir: str, live_name: str, shard: tuple[int, int]):
     """One Dask task, the first of an update: read the articles of the sources routed to
     ``shard`` and describe them (Reading, fingerprint), in reading order, with the shard's live
-    documents (number, id, content hash, origin, fingerprint) and its copies table: what the
-    coordinator decides the update with, as one index would."""
+    documents (number, id, content hash, origin, fingerprint), its copies table and its copies'
+    files: what the coordinator decides the update with, as one index would."""
     live = Generation(Path(shard_dir) / live_name)
     _, manifest, _ = open_generation(shard_dir, verify=False, generation=live)
     keep = ("id", "content_hash", "origin", "fingerprint")
@@ -273,18 +276,18 @@ def _survey_shard(sources: list[str], shard_dir: str, live_name: str, shard: tup
             readings.append((record, None))
         else:
             readings.append((Reading(record.ordinal, record.id, record.origin, record.warnings, content_hash(record)), fingerprint))
-    return readings, live_docs, read_duplicates(live, manifest)
+    return readings, live_docs, read_duplicates(live, manifest), read_copy_origins(live, manifest)
 
 
 def _write_shard(sources: list[str], shard_dir: str, live_name: str, shard: tuple[int, int], ordinals: set[int],
-                 deleted: set[int], duplicates: dict[str, list[str]], new_sources: dict, summary: BuildSummary,
-                 memory_mb: float) -> str:
+                 deleted: set[int], duplicates: dict[str, list[str]], copy_origins: dict[str, str], new_sources: dict,
+                 summary: BuildSummary, memory_mb: float) -> str:
     """One Dask task, the second of an update: the shard's next generation, with the articles
     read at ``ordinals`` written, ``deleted`` documents marked, ``duplicates`` as its copies
-    table. Its name (not published)."""
+    table (``copy_origins``: their files). Its name (not published)."""
     articles = [r for r in read_sources(sources, Share(shard=shard)) if not isinstance(r, Problem) and r.ordinal in ordinals]
     generation = write_updated_generation(Path(shard_dir), Generation(Path(shard_dir) / live_name), deleted, articles,
-                                          duplicates, new_sources, summary, memory_mb)
+                                          duplicates, copy_origins, new_sources, summary, memory_mb)
     return generation.path.name
 
 
@@ -333,13 +336,15 @@ def update_sharded(
             readings = sorted((r for survey in surveys for r in survey[0]), key=lambda r: r[0].ordinal)
             live_docs = [((i, docnum), doc) for i, survey in enumerate(surveys) for docnum, doc in survey[1]]
             live_duplicates = {kept: copies for survey in surveys for kept, copies in survey[2].items()}
+            live_origins = {copy: origin for survey in surveys for copy, origin in survey[3].items()}
             del surveys
-            changes = decide_changes(readings, live_docs, live_duplicates, set(fingerprints), keep_missing,
+            changes = decide_changes(readings, live_docs, live_duplicates, live_origins, set(fingerprints), keep_missing,
                                      summary=summary, log=log)
             known = {p: fp for p, fp in manifest.get("sources", {}).items() if keep_missing or Path(p).exists()}
             new_sources = {**known, **fingerprints}
+            origins = changes.copy_origins()
             if not (summary.added or summary.changed or summary.removed) and changes.duplicates == live_duplicates \
-                    and new_sources == manifest.get("sources"):
+                    and origins == live_origins and new_sources == manifest.get("sources"):
                 summary.generation = top.path.name  # nothing to write
             else:
                 summary.seconds = round(time.perf_counter() - started, 2)
@@ -349,6 +354,8 @@ def update_sharded(
                         {a.ordinal for a in changes.to_write if shard_of(a.id, shards) == i},
                         {docnum for part, docnum in changes.deleted if part == i},
                         {kept: c for kept, c in changes.duplicates.items() if shard_of(kept, shards) == i},
+                        {c: origins[c] for kept, ids in changes.duplicates.items() if shard_of(kept, shards) == i
+                         for c in ids if c in origins},
                         new_sources, replace(summary, problems=[]), memory_mb, pure=False)
                     for i, (folder, name) in enumerate(zip(folders, live))
                 ]

@@ -231,12 +231,31 @@ def read_duplicates(generation: Generation, manifest: dict) -> dict[str, list[st
     return table
 
 
+def read_copy_origins(generation: Generation, manifest: dict) -> dict[str, str]:
+    """The file each exact copy in the copies table was read from (copy id -> path), so that
+    an update can drop a copy whose file no longer holds it. Empty for an index written before
+    it was recorded: its copies stay listed until the next build."""
+    name = manifest.get("copy_origins")
+    if not name:
+        return {}
+    try:
+        with open(generation.path / name, encoding="utf-8") as f:
+            table = json.load(f)
+    except (OSError, ValueError) as e:
+        raise damaged(generation.path / name, f"cannot be read ({e})") from None
+    if not isinstance(table, dict):
+        raise damaged(generation.path / name, "not a table of copies' files")
+    return table
+
+
 def listed_files(manifest: dict) -> list[str]:
     """Every file a generation uses besides its manifest: segment files, deletion lists, the
-    copies table."""
+    copies table and its copies' files."""
     segments = manifest["segments"]
     wanted = [f for e in segments for f in segment_files(e["name"])]
     wanted += [e["deleted"] for e in segments if e.get("deleted")] + [manifest["duplicates"]]
+    if manifest.get("copy_origins"):
+        wanted.append(manifest["copy_origins"])
     return wanted
 
 

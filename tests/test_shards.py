@@ -169,6 +169,19 @@ def test_every_article_is_in_the_shard_its_id_routes_to_also_after_updates(clust
     assert again.indexed == 0 and again.unchanged == len(held)
 
 
+def test_a_copy_taken_down_in_another_shard_is_no_longer_listed_on_its_article(cluster, corpus_with_copies, tmp_path):
+    copy_id = next(r for r in _records(corpus_with_copies[1]) if r["source"] == "Báo khác")["id"]
+    assert shard_of(copy_id, 2) != shard_of(SEED_ID, 2)  # its copies table is in the seed's shard
+    extra = tmp_path / "them.jsonl"
+    shutil.copy(corpus_with_copies[1], extra)
+    build_sharded([CORPUS, extra], tmp_path / "sharded", shards=2, scheduler=cluster.scheduler_address)
+    extra.write_text("".join(line + "\n" for line in extra.read_text(encoding="utf-8").splitlines() if copy_id not in line),
+                     encoding="utf-8")
+    update_index([extra], tmp_path / "sharded", scheduler=cluster.scheduler_address)
+    with Index.open(tmp_path / "sharded") as sharded:
+        assert sharded.get(SEED_ID).duplicates == () and sharded.get(copy_id) is None
+
+
 def test_a_missing_shard_or_a_shard_of_another_format_is_named(cluster, tmp_path):
     index_dir = tmp_path / "sharded"
     build_sharded([CORPUS], index_dir, shards=2, scheduler=cluster.scheduler_address)

@@ -297,6 +297,30 @@ def test_when_an_original_is_removed_or_rewritten_its_copies_become_articles_as_
         assert index.get("dang-lai-gia-lua").id == "dang-lai-gia-lua" and index.get("002_gia_lua").duplicates == ()
 
 
+def test_a_copy_whose_file_is_gone_or_no_longer_holds_it_is_no_longer_listed(tmp_path):
+    records = _records_from_corpus()
+    seed = next(r for r in records if r["id"] == SEED_ID)
+    originals, reposts, mirror = tmp_path / "originals.jsonl", tmp_path / "reposts.jsonl", tmp_path / "mirror.jsonl"
+    _write_jsonl(originals, [seed])
+    _write_jsonl(reposts, [{**seed, "id": "dang-lai-1", "source": "Báo khác"}, {**seed, "id": "dang-lai-2", "source": "Báo khác"}])
+    _write_jsonl(mirror, [{**seed, "id": "ban-sao-mirror", "source": "Trang sao chép"}])
+    update_index([originals, reposts, mirror], tmp_path / "ix")
+    with Index.open(tmp_path / "ix") as index:
+        assert index.get(SEED_ID).duplicates == ("dang-lai-1", "dang-lai-2", "ban-sao-mirror")
+    # One repost taken down (its file updated on its own), the mirror's file deleted.
+    _write_jsonl(reposts, [{**seed, "id": "dang-lai-2", "source": "Báo khác"}])
+    mirror.unlink()
+    with open(tmp_path / "report.jsonl", "w") as report:
+        summary = update_index([reposts], tmp_path / "ix", report=report)
+    assert summary.removed == 0  # copies are not articles of their own
+    removed = sorted(e["id"] for e in map(json.loads, (tmp_path / "report.jsonl").read_text().splitlines()) if e["status"] == "removed")
+    assert removed == ["ban-sao-mirror", "dang-lai-1"]
+    build_index([originals, reposts], tmp_path / "rebuilt")
+    assert _index_contents(tmp_path / "ix") == _index_contents(tmp_path / "rebuilt")
+    with Index.open(tmp_path / "ix") as index:
+        assert index.get(SEED_ID).duplicates == ("dang-lai-2",)
+
+
 def test_an_update_that_only_touches_files_publishes_a_new_generation_not_an_edited_one(tmp_path):
     src, ix = tmp_path / "src", tmp_path / "ix"
     src.mkdir()

@@ -332,8 +332,10 @@ def build_index(
     An existing index in ``index_dir`` stays searchable until the new one is complete; if the
     build fails it is left as it was.
     """
+    sources = [str(s) for s in sources]
+    fingerprints = source_fingerprints(sources)  # SourceNotFound before the index folder is touched
     with IndexWriter(index_dir, settings, create=True, show_progress=show_progress, report=report) as writer:
-        return writer.sync(sources)
+        return writer._sync(sources, fingerprints, keep_missing=False)
 
 
 class IndexWriter:
@@ -384,9 +386,11 @@ class IndexWriter:
         """Bring the index to what ``sources`` hold and publish it: articles added, changed
         ones re-indexed, those whose source is gone removed (unless ``keep_missing``)."""
         sources = [str(s) for s in sources]
+        return self._sync(sources, source_fingerprints(sources), keep_missing)
+
+    def _sync(self, sources: list[str], fingerprints: dict, keep_missing: bool) -> BuildSummary:
         started = time.perf_counter()
         summary = BuildSummary(index_dir=str(self.index_dir))
-        fingerprints = source_fingerprints(sources)  # raises SourceNotFound before any work
         live = self.live()
         if live is None:
             generation = self._write_into_empty(sources, fingerprints, summary)
@@ -617,8 +621,10 @@ def update_index(
             return update_sharded([str(s) for s in sources], index_dir, keep_missing, report, memory_mb, scheduler)
     except NotAnIndex:
         pass  # no index yet: the writer starts from an empty one (or says what is in the way)
+    sources = [str(s) for s in sources]
+    fingerprints = source_fingerprints(sources)  # SourceNotFound before the index folder is touched
     with IndexWriter(index_dir, IndexSettings(memory_mb=memory_mb), show_progress=show_progress, report=report) as writer:
-        return writer.sync(sources, keep_missing)
+        return writer._sync(sources, fingerprints, keep_missing)
 
 
 def sources_unchanged(manifest: dict, fingerprints: dict) -> bool:

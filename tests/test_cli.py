@@ -79,6 +79,7 @@ def test_folder_that_is_not_an_index(tmp_path):
 def test_missing_source(tmp_path):
     result = run("index", tmp_path / "khong-co", "--index", tmp_path / "ix")
     assert result.exit_code == 5 and "no such file or folder" in result.output
+    assert not (tmp_path / "ix").exists()  # nothing is created for a mistyped source
 
 
 def test_skipped_documents_are_listed_reported_and_set_the_exit_code(tmp_path):

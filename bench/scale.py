@@ -118,21 +118,23 @@ def main() -> None:
     parser.add_argument("--shards", type=int, default=2, help="shards of that build")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="vnsearch-scale-"))
-    try:
-        rows = [row for k in args.copies.split(",") for row in measure(int(k), workdir, args.queries, args.limit or None)]
-        if args.shards_at:
-            rows += measure(args.shards_at, workdir, args.queries, args.limit or None, shards=args.shards)
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
-    base = rows[0]
     print("vnsearch at scale: VNTC replicated K times (distinct ids and closing lines), `vnsearch index FILE` with its defaults\n")
     print("| K | shards | searched | articles | segments | build docs/s | vs K=1 | peak MB (all processes) | index MB | "
           "p50 ms | p95 ms | p50 vs K=1 | 2-word p50 ms | vs K=1 |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
-    for r in rows:
-        print(f"| {r['copies']} | {r['shards'] or '-'} | {r['searched']} | {r['articles']:,} | {r['segments']} | {r['docs_per_s']:,.0f} | "
-              f"{r['docs_per_s'] / base['docs_per_s']:.2f} | {r['peak_mb']:,.0f} | {r['size_mb']:,.0f} | {r['p50']:.1f} | "
-              f"{r['p95']:.1f} | {r['p50'] / base['p50']:.2f} | {r['short_p50']:.1f} | {r['short_p50'] / base['short_p50']:.2f} |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|", flush=True)
+    base = None
+    runs = [(int(k), 0) for k in args.copies.split(",")] + ([(args.shards_at, args.shards)] if args.shards_at else [])
+    try:
+        for copies, shards in runs:
+            # Each row as soon as it is measured: an hour-long run that fails late keeps what it had.
+            for r in measure(copies, workdir, args.queries, args.limit or None, shards=shards):
+                base = base or r
+                print(f"| {r['copies']} | {r['shards'] or '-'} | {r['searched']} | {r['articles']:,} | {r['segments']} | "
+                      f"{r['docs_per_s']:,.0f} | {r['docs_per_s'] / base['docs_per_s']:.2f} | {r['peak_mb']:,.0f} | "
+                      f"{r['size_mb']:,.0f} | {r['p50']:.1f} | {r['p95']:.1f} | {r['p50'] / base['p50']:.2f} | "
+                      f"{r['short_p50']:.1f} | {r['short_p50'] / base['short_p50']:.2f} |", flush=True)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -15,9 +15,10 @@ Layout::
 An article belongs to shard ``shard_of(id, N)`` (``indexer.sources``), in every build and
 update, so it is never in two shards. A build runs one Dask task per shard; each reads the
 sources, keeps the articles of its shard, and writes them as segments into a new generation
-of its folder, in bounded memory (``SegmentsWriter``). Exact copies are then merged across
-all shards, in reading order, exactly as one index would (the tasks return a small record per
-article). The new shard generations become live together: each shard's CURRENT is written
+of its folder, in bounded memory (``SegmentsWriter``). The coordinator then decides across
+all shards, in reading order, with the one decision of every writer (``decide_changes``: exact
+copies merged, repeated ids skipped), exactly as one index would (the tasks return a small
+record per article). The new shard generations become live together: each shard's CURRENT is written
 first, then the top-level generation that names them, which is the switch readers follow.
 A failure anywhere before that switch (a worker lost, bad input, a full disk) leaves the
 previous index live; the next run removes what was left half-built.

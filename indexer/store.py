@@ -218,24 +218,18 @@ def default_index_dir() -> Path:
 
 def read_duplicates(generation: Generation, manifest: dict) -> dict[str, list[str]]:
     """The copies table of a generation (kept id -> ids of its exact copies)."""
-    name = manifest.get("duplicates")
-    if not name:
-        return {}
-    try:
-        with open(generation.path / name, encoding="utf-8") as f:
-            table = json.load(f)
-    except (OSError, ValueError) as e:
-        raise damaged(generation.path / name, f"cannot be read ({e})") from None
-    if not isinstance(table, dict):
-        raise damaged(generation.path / name, "not a copies table")
-    return table
+    return _read_table(generation, manifest.get("duplicates"), "a copies table")
 
 
 def read_copy_origins(generation: Generation, manifest: dict) -> dict[str, str]:
     """The file each exact copy in the copies table was read from (copy id -> path), so that
     an update can drop a copy whose file no longer holds it. Empty for an index written before
     it was recorded: its copies stay listed until the next build."""
-    name = manifest.get("copy_origins")
+    return _read_table(generation, manifest.get("copy_origins"), "a table of copies' files")
+
+
+def _read_table(generation: Generation, name: str | None, what: str) -> dict:
+    """A JSON object a generation's manifest names (empty when it names none)."""
     if not name:
         return {}
     try:
@@ -244,7 +238,7 @@ def read_copy_origins(generation: Generation, manifest: dict) -> dict[str, str]:
     except (OSError, ValueError) as e:
         raise damaged(generation.path / name, f"cannot be read ({e})") from None
     if not isinstance(table, dict):
-        raise damaged(generation.path / name, "not a table of copies' files")
+        raise damaged(generation.path / name, f"not {what}")
     return table
 
 

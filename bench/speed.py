@@ -101,11 +101,19 @@ class PeakMemory:
 
 
 def _tree(pid: int) -> list[int]:
+    """``pid`` and its descendants. Children are listed per thread: those a thread other than
+    the main one started (Dask's nannies start their workers from an event-loop thread) are
+    only in that thread's list."""
+    children = []
     try:
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            try:
+                children += (task / "children").read_text().split()
+            except OSError:
+                continue
     except OSError:
         return [pid]
-    return [pid] + [p for c in children for p in _tree(int(c))]
+    return [pid] + [p for c in dict.fromkeys(children) for p in _tree(int(c))]
 
 
 def _pss_kb(pid: int) -> int:

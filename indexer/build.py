@@ -412,7 +412,6 @@ class IndexWriter:
         per_share, duplicates, copy_origins = _keep_first_copies(shares, [generation] * len(shares), summary, self.log)
         segments = [entry for share_segments in per_share for entry in share_segments]
         del shares  # a record per article: not to be held through the merges
-        summary.generation = generation.path.name
         summary.seconds = round(time.perf_counter() - started, 2)
         finish_built_generation(generation, segments, duplicates, copy_origins, self.settings, fingerprints, summary)
         return generation
@@ -653,12 +652,11 @@ def updated_generation(sources: list[str], index_dir: Path, live: Generation, fi
     if sources_unchanged(manifest, fingerprints):
         summary.unchanged += int(live_segments.live.sum())
         return None
-    live_duplicates, live_origins = read_duplicates(live, manifest), read_copy_origins(live, manifest)
     changes = decide_changes(_with_fingerprints(read_sources(sources, share), TermKeys()), live_segments.iter_live(),
-                             live_duplicates, live_origins, set(fingerprints), keep_missing, summary=summary, log=log)
+                             read_duplicates(live, manifest), read_copy_origins(live, manifest), set(fingerprints),
+                             keep_missing, summary=summary, log=log)
     new_sources = {**known_sources, **fingerprints}
-    if not (summary.added or summary.changed or summary.removed) and changes.duplicates == live_duplicates \
-            and changes.copy_origins() == live_origins and new_sources == all_known:
+    if not (summary.added or summary.changed or summary.removed or changes.touches_copies()) and new_sources == all_known:
         return live  # nothing to write: the live generation stays as it is
     summary.seconds = round(time.perf_counter() - entered, 2)
     return write_updated_generation(index_dir, live, changes.deleted, changes.to_write, changes.duplicates,
@@ -744,6 +742,7 @@ class _Changes:
         self.duplicates = {kept: list(copies) for kept, copies in duplicates.items()}
         self.copy_of = {copy: kept for kept, copies in duplicates.items() for copy in copies}
         self.copy_origin = dict(copy_origins)  # copy id -> its file; also of copies no longer listed
+        self._live_copies = (duplicates, copy_origins)  # as the live index has them
         self.updated_files = updated_files
         self.to_write: list[Article | Reading] = []
         # Articles read in this run and merged into an indexed one as exact copies: (the
@@ -831,6 +830,10 @@ class _Changes:
             if copy not in self.seen and origin and (origin in self.updated_files or not Path(origin).exists()):
                 self._forget_copy(copy)
                 log.write(id=copy, origin=origin, status="removed", duplicate_of=kept)
+
+    def touches_copies(self) -> bool:
+        """Does the copies table (or a copy's file) differ from the live index's?"""
+        return (self.duplicates, self.copy_origins()) != self._live_copies
 
     def copy_origins(self) -> dict[str, str]:
         """The file of each copy now listed (where known)."""

@@ -168,13 +168,9 @@ def build_sharded(
             results = _gather(client, futures, "build")
             per_shard, duplicates, copy_origins = _keep_first_copies(results, generations, summary, log)
             del results
-            copies = [{} for _ in range(shards)]
-            origins = [{} for _ in range(shards)]
-            for kept, ids in duplicates.items():  # a copies table goes with its kept article
-                copies[shard_of(kept, shards)][kept] = ids
-                origins[shard_of(kept, shards)].update((c, copy_origins[c]) for c in ids if c in copy_origins)
-            finishing = [client.submit(finish_built_generation, g, segments, c, o, settings, fingerprints, summary, pure=False)
-                         for g, segments, c, o in zip(generations, per_shard, copies, origins)]
+            finishing = [client.submit(finish_built_generation, g, segments, *_copies_of_shard(duplicates, copy_origins, i, shards),
+                                       settings, fingerprints, summary, pure=False)
+                         for i, (g, segments) in enumerate(zip(generations, per_shard))]
             _gather(client, finishing, "merge")
         summary.seconds = round(time.perf_counter() - started, 2)
         top = _publish(index_dir, generations, settings, fingerprints, summary, previous=None)
@@ -262,6 +258,14 @@ def _remove_unreferenced(index_dir: Path) -> None:
 # --------------------------------------------------------------------------------------------
 
 
+def _copies_of_shard(duplicates: dict[str, list[str]], copy_origins: dict[str, str], shard: int,
+                     shards: int) -> tuple[dict[str, list[str]], dict[str, str]]:
+    """The part of a copies table (and of its copies' files) that ``shard`` keeps: a kept
+    article's copies go with it, into the shard its id routes to."""
+    duplicates = {kept: ids for kept, ids in duplicates.items() if shard_of(kept, shards) == shard}
+    return duplicates, {copy: copy_origins[copy] for ids in duplicates.values() for copy in ids if copy in copy_origins}
+
+
 def _survey_shard(sources: list[str], shard_dir: str, live_name: str, shard: tuple[int, int]):
     """One Dask task, the first of an update: read the articles of the sources routed to
     ``shard`` and describe them (Reading, fingerprint), in reading order, with the shard's live
@@ -343,20 +347,18 @@ def update_sharded(
                                      summary=summary, log=log)
             known = {p: fp for p, fp in manifest.get("sources", {}).items() if keep_missing or Path(p).exists()}
             new_sources = {**known, **fingerprints}
-            origins = changes.copy_origins()
-            if not (summary.added or summary.changed or summary.removed) and changes.duplicates == live_duplicates \
-                    and origins == live_origins and new_sources == manifest.get("sources"):
+            if not (summary.added or summary.changed or summary.removed or changes.touches_copies()) \
+                    and new_sources == manifest.get("sources"):
                 summary.generation = top.path.name  # nothing to write
             else:
                 summary.seconds = round(time.perf_counter() - started, 2)
+                origins = changes.copy_origins()
                 writes = [
                     client.submit(
                         _write_shard, sources, folder, name, (i, shards),
                         {a.ordinal for a in changes.to_write if shard_of(a.id, shards) == i},
                         {docnum for part, docnum in changes.deleted if part == i},
-                        {kept: c for kept, c in changes.duplicates.items() if shard_of(kept, shards) == i},
-                        {c: origins[c] for kept, ids in changes.duplicates.items() if shard_of(kept, shards) == i
-                         for c in ids if c in origins},
+                        *_copies_of_shard(changes.duplicates, origins, i, shards),
                         new_sources, replace(summary, problems=[]), memory_mb, pure=False)
                     for i, (folder, name) in enumerate(zip(folders, live))
                 ]

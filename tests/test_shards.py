@@ -257,12 +257,15 @@ def test_a_worker_killed_during_a_sharded_build_leaves_the_previous_index_live(t
 
         writer = threading.Thread(target=build_many)
         writer.start()
+        # Kill a worker the moment it runs a shard's task: a fixed delay after the build starts
+        # raced a fast machine, which could finish 4,000 articles before the kill.
         deadline = time.monotonic() + 60
-        while not any(client.processing().values()) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        time.sleep(1.0)  # well into reading and analysing
-        pids = client.run(os.getpid)
-        os.kill(next(iter(pids.values())), signal.SIGKILL)
+        busy: list[str] = []
+        while not busy and time.monotonic() < deadline:
+            busy = [worker for worker, tasks in client.processing().items() if tasks]
+            time.sleep(0.02)
+        assert busy, "the build never started a task"
+        os.kill(client.run(os.getpid)[busy[0]], signal.SIGKILL)
         writer.join(timeout=300)
         assert failure, "the build should have failed with its worker"
         assert "KilledWorker" in type(failure[0]).__name__ or "died" in str(failure[0]).lower()

@@ -34,7 +34,7 @@ from tqdm import tqdm
 
 from indexer.analysis import TermKeys, batch_terms
 from indexer.checksums import describe_files
-from indexer.errors import NotAnIndex
+from indexer.errors import NotAnIndex, TooManyRemovals
 from indexer.merge import merge_by_policy
 from indexer.near_duplicates import signature as near_duplicate_signature
 from indexer.ranking_tables import ranking_tables
@@ -94,6 +94,10 @@ class BuildSummary:
     seconds: float = 0.0
     skip_reasons: dict[str, int] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    # Files that could not be read to the end without error (absolute paths): nothing they
+    # held is removed, and their record is not updated, so the next run reads them again.
+    unreadable_sources: list[str] = field(default_factory=list)
+    kept: int = 0  # live articles of those files left as they were, not read in this run
 
     @property
     def documents_read(self) -> int:
@@ -382,13 +386,14 @@ class IndexWriter:
                 raise  # something is there that is not an index this writer could start from
             return None
 
-    def sync(self, sources: Iterable[str | os.PathLike], keep_missing: bool = False) -> BuildSummary:
+    def sync(self, sources: Iterable[str | os.PathLike], keep_missing: bool = False, allow_removals: bool = False) -> BuildSummary:
         """Bring the index to what ``sources`` hold and publish it: articles added, changed
-        ones re-indexed, those whose source is gone removed (unless ``keep_missing``)."""
+        ones re-indexed, those whose source is gone removed (unless ``keep_missing``; see
+        ``update_index`` for what "gone" means and the removal limit)."""
         sources = [str(s) for s in sources]
-        return self._sync(sources, source_fingerprints(sources), keep_missing)
+        return self._sync(sources, source_fingerprints(sources), keep_missing, allow_removals)
 
-    def _sync(self, sources: list[str], fingerprints: dict, keep_missing: bool) -> BuildSummary:
+    def _sync(self, sources: list[str], fingerprints: dict, keep_missing: bool, allow_removals: bool = False) -> BuildSummary:
         started = time.perf_counter()
         summary = BuildSummary(index_dir=str(self.index_dir))
         live = self.live()
@@ -396,7 +401,8 @@ class IndexWriter:
             generation = self._write_into_empty(sources, fingerprints, summary)
         else:
             generation = updated_generation(sources, self.index_dir, live, fingerprints, keep_missing,
-                                            self.settings.memory_mb, summary, self.log, self.show_progress)
+                                            self.settings.memory_mb, summary, self.log, self.show_progress,
+                                            allow_removals=allow_removals)
         if generation is not None and generation != live:
             publish(self.index_dir, generation)
         summary.generation = (generation or live).path.name
@@ -423,7 +429,7 @@ def finish_built_generation(generation: Generation, segments: list[dict], duplic
     """Merge a built generation's segments as the policy asks and write its manifest: the
     generation is then complete, ready to publish."""
     segments = merge_by_policy(generation.path, segments)
-    manifest = _manifest(settings, fingerprints, summary, segments, built_at=_now())
+    manifest = _manifest(settings, recorded_sources({}, fingerprints, summary), summary, segments, built_at=_now())
     manifest.update(_write_copies(generation, duplicates, copy_origins))
     manifest["files"] = describe_files(generation.path, listed_files(manifest))
     generation.write_manifest(manifest)
@@ -597,13 +603,19 @@ def update_index(
     report: IO[str] | None = None,
     memory_mb: float = IndexSettings.memory_mb,
     scheduler: str | None = None,
+    allow_removals: bool = False,
 ) -> BuildSummary:
     """Bring an index up to date with ``sources``: add new articles, re-index changed ones
     (by content hash), remove those whose source is gone (unless ``keep_missing``).
 
-    "Gone" means: the article's file is among ``sources`` but no longer holds it, or its file
-    no longer exists. Articles from other files that still exist are left alone, so one index
-    can be updated source by source. Nothing changed on disk since the last run: no work at all.
+    "Gone" means: the article's file is among ``sources``, was read to the end without error
+    and no longer holds it, or its file no longer exists. A file with read errors (truncated,
+    undecodable, a broken line) removes nothing: its articles stay as they were, and it is
+    listed in ``summary.unreadable_sources``. An update that would remove more than
+    ``MAX_REMOVAL_SHARE`` of the index raises ``TooManyRemovals`` before writing anything,
+    unless ``allow_removals``. Articles from other files that still exist are left alone, so
+    one index can be updated source by source. Nothing changed on disk since the last run: no
+    work at all.
 
     New and changed articles go into a new segment; replaced and removed ones are marked
     deleted in theirs. The result is a new generation that starts as hard links to the live
@@ -617,13 +629,46 @@ def update_index(
         if is_sharded(current_generation(index_dir).manifest()):
             from indexer.shards import update_sharded  # it builds on this module
 
-            return update_sharded([str(s) for s in sources], index_dir, keep_missing, report, memory_mb, scheduler)
+            return update_sharded([str(s) for s in sources], index_dir, keep_missing, report, memory_mb, scheduler,
+                                  allow_removals=allow_removals)
     except NotAnIndex:
         pass  # no index yet: the writer starts from an empty one (or says what is in the way)
     sources = [str(s) for s in sources]
     fingerprints = source_fingerprints(sources)  # SourceNotFound before the index folder is touched
     with IndexWriter(index_dir, IndexSettings(memory_mb=memory_mb), show_progress=show_progress, report=report) as writer:
-        return writer._sync(sources, fingerprints, keep_missing)
+        return writer._sync(sources, fingerprints, keep_missing, allow_removals)
+
+
+def recorded_sources(known: dict, fingerprints: dict, summary: BuildSummary) -> dict:
+    """The record of source files a new generation keeps: ``known`` (earlier runs' files
+    still recorded) updated with this run's ``fingerprints``, except the files this run could
+    not read completely, which keep their earlier record (or get none), so that the next run
+    reads them again and says so again until they are repaired."""
+    record = {**known, **fingerprints}
+    for path in summary.unreadable_sources:
+        if path in known:
+            record[path] = known[path]
+        else:
+            record.pop(path, None)
+    return record
+
+
+# An update that would remove more than this share of the live articles stops before writing
+# (rsync's --max-delete): a source folder whose mount came back empty, or a feed replaced by
+# a stub, must not empty the archive's index. ``allow_removals`` lifts it.
+MAX_REMOVAL_SHARE = 0.2
+
+
+def check_removals(summary: BuildSummary, live_articles: int, allow_removals: bool) -> None:
+    """Raise ``TooManyRemovals`` when the decided update removes more than
+    ``MAX_REMOVAL_SHARE`` of ``live_articles``, unless ``allow_removals``."""
+    if allow_removals or summary.removed <= MAX_REMOVAL_SHARE * live_articles:
+        return
+    raise TooManyRemovals(
+        f"{summary.index_dir}: this update would remove {summary.removed:,} of {live_articles:,} articles "
+        f"({summary.removed / max(live_articles, 1):.0%}, above the {MAX_REMOVAL_SHARE:.0%} limit); nothing was written. "
+        "If the sources are right (not an empty mount or a partial copy), run it again with --allow-removals"
+    )
 
 
 def sources_unchanged(manifest: dict, fingerprints: dict) -> bool:
@@ -636,7 +681,7 @@ def sources_unchanged(manifest: dict, fingerprints: dict) -> bool:
 
 def updated_generation(sources: list[str], index_dir: Path, live: Generation, fingerprints: dict, keep_missing: bool,
                        memory_mb: float, summary: BuildSummary, log: Report, show_progress: bool = False,
-                       share: Share = EVERYTHING_READ) -> Generation | None:
+                       share: Share = EVERYTHING_READ, allow_removals: bool = False) -> Generation | None:
     """The work of an update, under the caller's writer lock: a new, complete generation of
     ``index_dir`` brought up to date with ``sources`` (of their articles, those of ``share``),
     not yet published. ``live`` itself when the articles and the record of the sources are as
@@ -655,7 +700,8 @@ def updated_generation(sources: list[str], index_dir: Path, live: Generation, fi
     changes = decide_changes(_with_fingerprints(read_sources(sources, share), TermKeys()), live_segments.iter_live(),
                              read_duplicates(live, manifest), read_copy_origins(live, manifest), set(fingerprints),
                              keep_missing, summary=summary, log=log)
-    new_sources = {**known_sources, **fingerprints}
+    check_removals(summary, int(live_segments.live.sum()), allow_removals)
+    new_sources = recorded_sources(known_sources, fingerprints, summary)
     if not (summary.added or summary.changed or summary.removed or changes.touches_copies()) and new_sources == all_known:
         return live  # nothing to write: the live generation stays as it is
     summary.seconds = round(time.perf_counter() - entered, 2)
@@ -705,6 +751,9 @@ def decide_changes(
     changes = _Changes(live, live_duplicates or {}, live_copy_origins or {}, set(updated_files))
     copy_origins: dict[str, str] = {}
     kept = first_readings(readings, summary, log, copy_origins)
+    unreadable = {_file_of(p.origin) for p in summary.problems if p.unreadable}
+    summary.unreadable_sources = sorted(unreadable)
+    changes.protect(unreadable, {p.id for p in summary.problems if p.id is not None})
     changes.copy_origin.update((copy, _file_of(origin)) for copy, origin in copy_origins.items())
     for article, copies, fingerprint in kept:
         changes.read(article, copies, fingerprint, summary, log)
@@ -751,6 +800,15 @@ class _Changes:
         self.deleted: set[Hashable] = set()  # numbers of live documents replaced or removed
         self.seen: set[str] = set()
         self.change: dict[str, str] = {}  # id -> "added" or "changed", for each article to write
+        self.protected_files: set[str] = set()
+        self.protected_ids: set[str] = set()
+
+    def protect(self, files: set[str], ids: set[str]) -> None:
+        """Nothing is removed because it was not read from ``files`` (read with errors), nor
+        any article of ``ids`` (read, but refused): a damaged source is no evidence that an
+        article is gone."""
+        self.protected_files |= files
+        self.protected_ids |= ids
 
     def read(self, article: Article | Reading, copies: list[str], fingerprint: str, summary: BuildSummary, log: Report) -> None:
         """Take one article read by this run (with the ids of its copies read in this run)."""
@@ -814,6 +872,9 @@ class _Changes:
         for doc_id, previous in self.stored.items():
             if doc_id in self.seen or previous.docnum in self.deleted:
                 continue
+            if previous.origin in self.protected_files or doc_id in self.protected_ids:
+                summary.kept += 1
+                continue
             if previous.origin in self.updated_files or not Path(previous.origin).exists():
                 self._delete(doc_id, previous)
                 orphans = self.duplicates.pop(doc_id, [])
@@ -827,7 +888,9 @@ class _Changes:
         # copy of anything, as in a build of the sources as they are now.
         for copy, kept in list(self.copy_of.items()):
             origin = self.copy_origin.get(copy)
-            if copy not in self.seen and origin and (origin in self.updated_files or not Path(origin).exists()):
+            if copy in self.seen or copy in self.protected_ids or origin in self.protected_files:
+                continue
+            if origin and (origin in self.updated_files or not Path(origin).exists()):
                 self._forget_copy(copy)
                 log.write(id=copy, origin=origin, status="removed", duplicate_of=kept)
 

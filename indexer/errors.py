@@ -43,6 +43,20 @@ class IndexLocked(VnsearchError):
         self.pid = pid
 
 
+class TooManyRemovals(VnsearchError):
+    """An update would remove more of the index than the limit allows (an empty mount, a
+    truncated feed); nothing was written."""
+
+    exit_code = 7
+
+
+class UnreadableSource(VnsearchError):
+    """Not raised: the exit code of a run that could not read some source completely. The
+    run indexed what it could read and kept every article those files held before."""
+
+    exit_code = 6
+
+
 class QueryError(VnsearchError):
     """A query that cannot be searched (it is empty once parsed, or a filter is malformed)."""
 

@@ -51,8 +51,10 @@ from indexer.build import (
     _with_fingerprints,
     available_cores,
     content_hash,
+    check_removals,
     decide_changes,
     finish_built_generation,
+    recorded_sources,
     source_fingerprints,
     sources_unchanged,
     write_updated_generation,
@@ -173,7 +175,7 @@ def build_sharded(
                          for i, (g, segments) in enumerate(zip(generations, per_shard))]
             _gather(client, finishing, "merge")
         summary.seconds = round(time.perf_counter() - started, 2)
-        top = _publish(index_dir, generations, settings, fingerprints, summary, previous=None)
+        top = _publish(index_dir, generations, settings, recorded_sources({}, fingerprints, summary), summary, previous=None)
     summary.generation = top.path.name
     return summary
 
@@ -303,6 +305,7 @@ def update_sharded(
     report: IO[str] | None = None,
     memory_mb: float = IndexSettings.memory_mb,
     scheduler: str | None = None,
+    allow_removals: bool = False,
 ) -> BuildSummary:
     """``update_index`` for a sharded index: each shard updated by a Dask task with the
     articles routed to it, the new shard generations published together.
@@ -345,8 +348,9 @@ def update_sharded(
             del surveys
             changes = decide_changes(readings, live_docs, live_duplicates, live_origins, set(fingerprints), keep_missing,
                                      summary=summary, log=log)
+            check_removals(summary, len(live_docs), allow_removals)
             known = {p: fp for p, fp in manifest.get("sources", {}).items() if keep_missing or Path(p).exists()}
-            new_sources = {**known, **fingerprints}
+            new_sources = recorded_sources(known, fingerprints, summary)
             if not (summary.added or summary.changed or summary.removed or changes.touches_copies()) \
                     and new_sources == manifest.get("sources"):
                 summary.generation = top.path.name  # nothing to write

@@ -60,12 +60,18 @@ class Article:
 
 @dataclass
 class Problem:
-    """A document (or a whole file) that could not be read, and why."""
+    """A document (or a whole file) that could not be read, and why.
+
+    ``unreadable`` says the source itself is damaged here (a read error, a truncated gzip, an
+    undecodable page, a broken JSON line), as opposed to a document that was read and refused
+    (empty, too long): an update removes nothing that such a file held before, since it
+    cannot tell what the damaged part still holds."""
 
     origin: str
     reason: str
     id: str | None = None
     ordinal: int = -1
+    unreadable: bool = False
 
 
 Record = Union[Article, Problem]
@@ -195,8 +201,10 @@ def decode_text(data: bytes) -> str:
             return data.decode("utf-16")
         except UnicodeDecodeError as e:
             raise Undecodable(f"broken UTF-16 at byte {e.start}") from None
-    if b"\x00" in data[:8192]:
-        raise Undecodable("binary file (it contains NUL bytes), not text")
+    # Anywhere in the file, not only its start: a NUL would otherwise reach bodies and snippets.
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        raise Undecodable(f"binary file (a NUL byte at offset {nul}), not text")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -290,9 +298,9 @@ def _read_page(path: Path) -> _Page | Problem:
             return Problem(str(path), f"file is {path.stat().st_size / 1e6:.1f} MB, too large for one article", id=path.stem)
         return _split_page(path, decode_text(path.read_bytes()))
     except OSError as e:
-        return Problem(str(path), f"cannot read: {e.strerror or e}", id=path.stem)
+        return Problem(str(path), f"cannot read: {e.strerror or e}", id=path.stem, unreadable=True)
     except Undecodable as e:
-        return Problem(str(path), str(e), id=path.stem)
+        return Problem(str(path), str(e), id=path.stem, unreadable=True)
 
 
 def _page_article(page: _Page, site_lines: frozenset[str]) -> Record:
@@ -359,7 +367,7 @@ def read_jsonl(path: Path, share: Share = EVERYTHING, ordinals: _Ordinals | None
     except OSError as e:
         ordinal = ordinals.take()
         if ordinal in share and share.owns(None):
-            yield Problem(str(path), f"cannot read: {e.strerror or e}", ordinal=ordinal)
+            yield Problem(str(path), f"cannot read: {e.strerror or e}", ordinal=ordinal, unreadable=True)
         return
     with handle:
         line_no = 0
@@ -381,13 +389,13 @@ def read_jsonl(path: Path, share: Share = EVERYTHING, ordinals: _Ordinals | None
         except (OSError, EOFError, gzip.BadGzipFile) as e:
             ordinal = ordinals.take()
             if ordinal in share and share.owns(None):
-                yield Problem(f"{path}:{line_no + 1}", f"cannot read further: {e}", ordinal=ordinal)
+                yield Problem(f"{path}:{line_no + 1}", f"cannot read further: {e}", ordinal=ordinal, unreadable=True)
 
 
 def _json_article(raw: bytes, origin: str, path: Path, line_no: int, share: Share = EVERYTHING) -> Record | None:
     """The article (or problem) of one line; None if it belongs to another shard."""
     if len(raw) > 8 * MAX_ARTICLE_CHARS:
-        return Problem(origin, f"line is {len(raw) / 1e6:.1f} MB, too large for one article") if share.owns(None) else None
+        return Problem(origin, f"line is {len(raw) / 1e6:.1f} MB, too large for one article", unreadable=True) if share.owns(None) else None
     record = _parsed_line(raw, origin)
     if isinstance(record, Problem):
         return record if share.owns(None) else None
@@ -402,11 +410,12 @@ def _parsed_line(raw: bytes, origin: str) -> dict | Problem:
     try:
         record = json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError as e:
-        return Problem(origin, f"not UTF-8 (byte 0x{raw[e.start]:02x} at column {e.start + 1})")
+        return Problem(origin, f"not UTF-8 (byte 0x{raw[e.start]:02x} at column {e.start + 1})", unreadable=True)
     except json.JSONDecodeError as e:
-        return Problem(origin, f"invalid JSON: {e.msg} at column {e.colno}")
+        # e.msg may end in "at" itself ("Unterminated string starting at"): the column goes apart.
+        return Problem(origin, f"invalid JSON: {e.msg} (column {e.colno})", unreadable=True)
     if not isinstance(record, dict):
-        return Problem(origin, f"expected a JSON object, found {type(record).__name__}")
+        return Problem(origin, f"expected a JSON object, found {type(record).__name__}", unreadable=True)
     return record
 
 
@@ -418,7 +427,7 @@ def _line_article(record: dict, origin: str, path: Path, line_no: int) -> Record
         warnings.append(f"no id: {doc_id} is used")
     for name in ("title", "body"):
         if not isinstance(record.get(name, ""), str):
-            return Problem(origin, f'field "{name}" must be a string', id=str(doc_id))
+            return Problem(origin, f'field "{name}" must be a string', id=str(doc_id), unreadable=True)
     body_lines = [line.strip() for line in clean_text(record.get("body") or "").split("\n")]
     article = Article(
         id=str(doc_id),

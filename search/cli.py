@@ -6,7 +6,8 @@ It parses options, calls the library, and formats the library's result objects f
 Exit codes: 0 success (search: at least one hit); 1 search found nothing; 2 usage error or a
 query with nothing to search; 3 index built but some input documents were skipped; 4 the index
 is being written by another process; 5 missing source, not an index, an incompatible index, or
-a damaged one (the file is named).
+a damaged one (the file is named); 6 some source could not be read completely (what it held is
+kept); 7 an update would remove more than the limit allows (nothing written).
 """
 
 from __future__ import annotations
@@ -21,11 +22,11 @@ from typing import List, Optional
 import typer
 
 from indexer.analysis import document_terms
-from indexer.build import BuildSummary, available_cores, build_index, shipped_corpus, update_index
+from indexer.build import MAX_REMOVAL_SHARE, BuildSummary, available_cores, build_index, shipped_corpus, update_index
 from indexer.schema import IndexSettings
 from indexer.store import default_index_dir
 from indexer.check import check_index
-from indexer.errors import QueryError, VnsearchError
+from indexer.errors import QueryError, UnreadableSource, VnsearchError
 from search.api import Index, SearchResults
 
 app = typer.Typer(
@@ -96,6 +97,8 @@ def _run_writer(write, report: Optional[Path], as_json: bool, quiet: bool) -> No
         if report_stream:
             report_stream.close()
     _print_summary(summary, as_json, report, quiet)
+    if summary.unreadable_sources:
+        raise typer.Exit(UnreadableSource.exit_code)
     if summary.skipped:
         raise typer.Exit(EXIT_SKIPPED)
 
@@ -138,17 +141,24 @@ def update_command(
     sources: Optional[List[str]] = SourcesArgument,
     index: Optional[Path] = IndexOption,
     keep_missing: bool = typer.Option(False, "--keep-missing", help="Keep articles whose source file or record is gone."),
+    allow_removals: bool = typer.Option(
+        False, "--allow-removals",
+        help=f"Remove articles even when they are more than {MAX_REMOVAL_SHARE:.0%} of the index (otherwise: stop, exit 7, nothing written).",
+    ),
     report: Optional[Path] = ReportOption,
     memory: float = MemoryOption,
     scheduler: Optional[str] = SchedulerOption,
     as_json: bool = JsonSummaryOption,
     quiet: bool = QuietOption,
 ) -> None:
-    """Add new articles, re-index changed ones, remove vanished ones; safe to run from cron."""
+    """Add new articles, re-index changed ones, remove vanished ones; safe to run from cron.
+
+    A file that cannot be read to the end (truncated, undecodable, a broken line) removes
+    nothing: its articles stay as they were and the run exits 6."""
     paths = sources or [str(shipped_corpus())]
     _run_writer(
         lambda stream, progress: update_index(paths, _index_dir(index), keep_missing, show_progress=progress, report=stream,
-                                              memory_mb=memory, scheduler=scheduler),
+                                              memory_mb=memory, scheduler=scheduler, allow_removals=allow_removals),
         report, as_json, quiet,
     )
 
@@ -163,6 +173,10 @@ def _print_summary(summary: BuildSummary, as_json: bool, report: Optional[Path],
     if len(summary.problems) > shown:
         more = f"; see {report}" if report else "; --report FILE lists them all"
         typer.echo(f"vnsearch: … and {len(summary.problems) - shown} more skipped{more}", err=True)
+    if summary.unreadable_sources:
+        kept = f"; {summary.kept:,} articles they held were kept as they were" if summary.kept else ""
+        typer.echo(f"vnsearch: {len(summary.unreadable_sources)} source file(s) could not be read completely "
+                   f"(nothing of theirs removed{kept}): {', '.join(summary.unreadable_sources[:5])}", err=True)
     if quiet:
         return
     if summary.indexed == 0 and summary.removed == 0 and summary.unchanged and not summary.skipped:

@@ -82,19 +82,29 @@ def test_missing_source(tmp_path):
     assert not (tmp_path / "ix").exists()  # nothing is created for a mistyped source
 
 
-def test_skipped_documents_are_listed_reported_and_set_the_exit_code(tmp_path):
+def test_unreadable_documents_are_listed_reported_and_set_the_exit_code(tmp_path):
     src = tmp_path / "src"
     write_page(src, "tot.txt", "Tin tốt\n\nBài viết đầy đủ về giá lúa gạo tăng mạnh tại miền Tây.\n")
     (src / "hong.txt").write_bytes(b"\x00\x01\x02binary")
     (src / "tin.jsonl").write_text('{"id": "a", "title": "A", "body": "Nội dung."}\nnot json\n', encoding="utf-8")
     report = tmp_path / "report.jsonl"
     result = run("index", src, "--index", tmp_path / "ix", "--report", report)
-    assert result.exit_code == 3
+    assert result.exit_code == 6  # input could not be read: not a success for cron or systemd
+    assert "2 source file(s) could not be read completely" in result.output
     assert "hong.txt: binary file" in result.output and "tin.jsonl:2: invalid JSON" in result.output
     assert "2 documents indexed" in result.output and "2 skipped" in result.output
     entries = [json.loads(line) for line in report.read_text().splitlines()]
     statuses = sorted((e["status"], e["id"] or e["origin"].rsplit("/", 1)[-1]) for e in entries)
     assert statuses == [("indexed", "a"), ("indexed", "tot"), ("skipped", "hong"), ("skipped", "tin.jsonl:2")]
+
+
+def test_documents_refused_for_their_content_exit_3(tmp_path):
+    src = tmp_path / "src"
+    write_page(src, "tot.txt", "Tin tốt\n\nBài viết đầy đủ về giá lúa gạo tăng mạnh tại miền Tây.\n")
+    write_page(src, "rong.txt", "Chỉ có tiêu đề\n\n")
+    result = run("index", src, "--index", tmp_path / "ix")
+    assert result.exit_code == 3
+    assert "rong.txt: empty article: a title but no text" in result.output
 
 
 def test_duplicates_are_merged_and_counted(tmp_path):

@@ -182,6 +182,29 @@ def test_a_copy_taken_down_in_another_shard_is_no_longer_listed_on_its_article(c
         assert sharded.get(SEED_ID).duplicates == () and sharded.get(copy_id) is None
 
 
+def test_a_damaged_source_removes_nothing_from_a_sharded_index_either(cluster, tmp_path):
+    from indexer.errors import TooManyRemovals
+    from tests.test_damaged_sources import feed_records, write_feed
+
+    (tmp_path / "src").mkdir()
+    feed = write_feed(tmp_path / "src" / "feed.jsonl.gz", feed_records(40))
+    index_dir = tmp_path / "sharded"
+    build_sharded([feed], index_dir, shards=2, scheduler=cluster.scheduler_address)
+    data = feed.read_bytes()
+    feed.write_bytes(data[: len(data) // 2])
+
+    summary = update_index([feed], index_dir, scheduler=cluster.scheduler_address)
+
+    assert summary.removed == 0 and summary.unreadable_sources == [os.path.abspath(feed)]
+    with Index.open(index_dir) as sharded:
+        assert len(sharded) == 40
+    feed.unlink()  # the mount came back empty
+    with pytest.raises(TooManyRemovals):
+        update_index([tmp_path / "src"], index_dir, scheduler=cluster.scheduler_address)
+    with Index.open(index_dir) as sharded:
+        assert len(sharded) == 40
+
+
 def test_a_missing_shard_or_a_shard_of_another_format_is_named(cluster, tmp_path):
     index_dir = tmp_path / "sharded"
     build_sharded([CORPUS], index_dir, shards=2, scheduler=cluster.scheduler_address)

@@ -26,7 +26,7 @@ import numpy as np
 from indexer.analysis import metadata_key, normalize_term
 from indexer.schema import ID_FIELD, IndexSettings
 from indexer.store import is_sharded, open_generation, open_segments, open_shards, read_duplicates
-from indexer.near_duplicates import near_copy_matrix
+from indexer.near_duplicates import first_near_copies
 from indexer.ranking_tables import ranking_tables
 from indexer.codec import NO_DATE
 from indexer.segment import SegmentSet
@@ -102,6 +102,11 @@ class Article:
 
 
 SORT_ORDERS = ("relevance", "date")
+# How deep a search can page: hits past this rank are not served (Elasticsearch's
+# index.max_result_window). Ranking and collapsing cost grows with the depth asked for, so
+# this bound is what keeps one request's time and memory independent of the page number a
+# client sends; past it, the search must be narrowed (dates, source:, more words).
+MAX_RESULT_WINDOW = 10_000
 FACETS = ("source", "category", "year")
 
 # The --recent boost: score × (1 + RECENCY_WEIGHT × ½^(age / RECENCY_HALF_LIFE_DAYS)), where
@@ -168,7 +173,8 @@ class SearchResults:
 
     @property
     def pages(self) -> int:
-        return max(1, -(-self.total // self.limit))
+        """Pages that can be served: those of the matches, up to ``MAX_RESULT_WINDOW`` hits."""
+        return max(1, -(-min(self.total, MAX_RESULT_WINDOW) // self.limit))
 
     def to_json(self) -> dict:
         """The documented JSON form (README "JSON output"); keys are stable."""
@@ -401,6 +407,11 @@ class Index:
             raise QueryError("limit must be at least 1")
         if page < 1:
             raise QueryError("page must be at least 1")
+        if (page - 1) * limit + limit > MAX_RESULT_WINDOW:
+            raise QueryError(
+                f"page {page:,} of {limit:,} hits goes to hit {page * limit:,}, past the {MAX_RESULT_WINDOW:,} a search can "
+                "page through; narrow the search instead (--since/--until, source:, category:, more words)"
+            )
         if sort not in SORT_ORDERS:
             raise QueryError(f"sort must be one of {', '.join(SORT_ORDERS)}, not {sort!r}")
         built = build_query(parsed, self.settings, fields, require_all)
@@ -685,14 +696,12 @@ def _recency(segments: SegmentSet, newest: int | None) -> np.ndarray:
 def _collapse(ranked: list[RankedDocument]) -> tuple[list[tuple[int, RankedDocument]], dict[int, list[RankedDocument]]]:
     """Keep the first of each group of near copies (in ranked order), each with its place in
     ``ranked``; the others are listed under that place."""
-    signatures = np.array([d.signature for d in ranked]) if ranked else None
-    similar = near_copy_matrix(signatures) if ranked else np.zeros((0, 0), dtype=bool)
+    into = first_near_copies(np.array([d.signature for d in ranked])) if ranked else np.zeros(0, dtype=np.int64)
     kept: list[int] = []
     near: dict[int, list[RankedDocument]] = {}
-    for i in range(len(ranked)):
-        earlier = [k for k in kept if similar[i, k]]
-        if earlier:
-            near.setdefault(earlier[0], []).append(ranked[i])
+    for i, first in enumerate(into.tolist()):
+        if first >= 0:
+            near.setdefault(first, []).append(ranked[i])
         else:
             kept.append(i)
     return [(i, ranked[i]) for i in kept], near

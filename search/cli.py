@@ -246,14 +246,24 @@ def search_command(
 
 def _run_batch(ix: Index, batch: str, options: dict) -> None:
     try:
-        stream = sys.stdin if batch == "-" else open(batch, encoding="utf-8")
+        stream = sys.stdin.buffer if batch == "-" else open(batch, "rb")
     except OSError as e:
         typer.echo(f"vnsearch: error: cannot read {batch}: {e.strerror}", err=True)
         raise typer.Exit(EXIT_USAGE)
+    name = "standard input" if batch == "-" else batch
     with stream:
-        for line_no, line in enumerate(stream, start=1):
+        for line_no, raw in enumerate(stream, start=1):
             # One output line per input line, in order, whatever the line holds: a program
-            # pairs input line i with output line i.
+            # pairs input line i with output line i. A file that is not text (a picture, a
+            # zip) stops the run with one error instead of a query per garbage line.
+            try:
+                if b"\x00" in raw:
+                    raise ValueError("a NUL byte")
+                line = raw.decode("utf-8-sig" if line_no == 1 else "utf-8")
+            except (UnicodeDecodeError, ValueError) as e:
+                what = e.reason if isinstance(e, UnicodeDecodeError) else str(e)
+                typer.echo(f"vnsearch: error: {name}:{line_no}: not UTF-8 text ({what}); --batch reads one query per line of a text file", err=True)
+                raise typer.Exit(EXIT_USAGE)
             text = line.rstrip("\r\n")
             try:
                 if not text.strip():

@@ -29,13 +29,13 @@ from starlette.middleware.cors import CORSMiddleware
 
 from indexer.store import default_index_dir
 from indexer.errors import ClusterUnavailable, CorruptIndex, IncompatibleIndex, NotAnIndex, QueryError, VnsearchError
-from search.api import SORT_ORDERS, Index, SearchResults
+from search.api import MAX_RESULT_WINDOW, SORT_ORDERS, Index, SearchResults
 
 # Caps on what one request may ask for: a query longer than anyone types, or a page of
 # thousands of snippets, is refused with a clear 400 rather than served slowly to everyone.
 MAX_QUERY_CHARS = 1000
 MAX_LIMIT = 100
-MAX_PAGE = 1000
+MAX_PAGE = MAX_RESULT_WINDOW // 10  # with the default 10 hits a page; larger pages reach the window sooner
 ENV_CORS = "VNSEARCH_CORS_ORIGINS"  # how `vnsearch serve --workers N` hands options to workers
 ENV_SCHEDULER = "VNSEARCH_SCHEDULER"
 
@@ -114,7 +114,7 @@ def create_app(index_dir: str | os.PathLike | None = None, cors_origins: list[st
     def api_search(
         q: str = Param(..., description='The query, e.g. "sinh hoạt chi bộ" (same language as the CLI).'),
         limit: int = Param(10, description=f"Hits per page, 1–{MAX_LIMIT}."),
-        page: int = Param(1, description=f"Which page, 1–{MAX_PAGE}."),
+        page: int = Param(1, description=f"Which page, 1–{MAX_PAGE}; page × limit may not pass hit {MAX_RESULT_WINDOW:,}."),
         fields: str = Param("title,body", description="Where to look: title, body or both."),
         all: bool = Param(False, description="Every word must match (AND)."),
         since: Optional[str] = Param(None, description="Articles dated on or after (2021, 2021-12, 2021-12-02)."),

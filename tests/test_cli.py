@@ -176,3 +176,20 @@ def test_inspect_shows_an_article_and_its_title_terms(corpus_index_dir):
     assert data["source"] == "TN" and "thuy loi" in data["title_terms"]["folded bigrams"]
     missing = run("inspect", "no-such-id", "--index", corpus_index_dir)
     assert missing.exit_code == 1 and "no article with id" in missing.output
+
+
+def test_a_batch_file_that_is_not_text_is_one_clear_error(corpus_index_dir, tmp_path):
+    picture = tmp_path / "anh-chup.png"
+    picture.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)))
+    result = run("search", "--batch", picture, "--index", corpus_index_dir)
+    assert result.exit_code == 2
+    assert f"{picture}:1: not UTF-8 text" in result.stderr and "Traceback" not in result.output
+
+
+def test_an_index_path_that_is_a_file_is_one_clear_error(tmp_path):
+    not_a_folder = tmp_path / "ghi-chu.txt"
+    not_a_folder.write_text("Ghi chú của phóng viên.\n", encoding="utf-8")
+    result = run("index", CORPUS, "--index", not_a_folder)
+    assert result.exit_code == 5
+    assert "is a file, not an index folder" in result.stderr
+    assert not_a_folder.read_text(encoding="utf-8") == "Ghi chú của phóng viên.\n"

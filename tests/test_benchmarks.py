@@ -59,3 +59,10 @@ def test_pruning_bounds_benchmark_reports_the_share_of_blocks_to_score():
     out = run("pruning_bounds.py", "--docs", "1000", "--queries", "10")
     rows = re.findall(r"^\| (title|first 3 words|first 2 words) \| (\d+) \| [\d,]+ \| ([\d.]+) \|", out, re.M)
     assert len(rows) == 9 and all(0.0 <= float(share) <= 1.0 for _, _, share in rows), out
+
+
+def test_compiled_benchmark_finds_the_compiled_core_and_its_reference_in_agreement():
+    out = run("compiled.py", "--docs", "800", "--queries", "40")
+    rows = re.findall(r"^\| (headlines|first two words) \| 40 \|.*\| (\d+) \|$", out, re.M)
+    assert [name for name, _ in rows] == ["headlines", "first two words"], out
+    assert all(different == "0" for _, different in rows), out

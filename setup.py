@@ -1,0 +1,12 @@
+"""The compiled part of vnsearch: search._scoring (see search/_scoring.c and README "Design
+notes"). Everything else about the package is in pyproject.toml."""
+
+import sys
+
+from setuptools import Extension, setup
+
+# Bit-identical float32 results with the NumPy reference need the arithmetic as written: no
+# fused multiply-add contraction, no reassociation.
+flags = [] if sys.platform == "win32" else ["-O2", "-ffp-contract=off", "-fno-fast-math", "-std=c99"]
+
+setup(ext_modules=[Extension("search._scoring", ["search/_scoring.c"], extra_compile_args=flags)])

@@ -17,12 +17,14 @@ articles are analysed and written. ``build_index`` and ``update_index`` are the 
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import itertools
 import json
 import multiprocessing
 import os
 import re
+import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -34,7 +36,7 @@ from tqdm import tqdm
 
 from indexer.analysis import TermKeys, batch_terms
 from indexer.checksums import describe_files
-from indexer.errors import NotAnIndex, TooManyRemovals
+from indexer.errors import NotAnIndex, TooManyRemovals, WriteFailed
 from indexer.merge import merge_by_policy
 from indexer.near_duplicates import signature as near_duplicate_signature
 from indexer.ranking_tables import ranking_tables
@@ -52,12 +54,16 @@ from indexer.store import (
     copy_generation,
     current_generation,
     default_index_dir,
+    generation_names,
     is_sharded,
     listed_files,
+    live_generation_name,
     new_generation,
     open_generation,
     open_segments,
     publish,
+    remove_temporary_files,
+    remove_unpublished,
     read_copy_origins,
     read_duplicates,
     remove_stale_generations,
@@ -364,16 +370,44 @@ class IndexWriter:
         self._lock = WriterLock(self.index_dir)
 
     def __enter__(self) -> "IndexWriter":
-        self._lock.__enter__()
+        self._folder_existed = self.index_dir.exists()
+        try:
+            self._lock.__enter__()
+        except OSError as e:  # a read-only or full disk, no permission
+            self._remove_folder_if_created()
+            raise write_failed(self.index_dir, e, self._folder_existed) from None
         try:
             remove_stale_generations(self.index_dir)  # what a killed writer left behind
-        except BaseException:
+            remove_temporary_files(self.index_dir)
+            self._existing = generation_names(self.index_dir)
+        except BaseException as e:
             self._lock.__exit__(None, None, None)
+            if isinstance(e, OSError):
+                raise write_failed(self.index_dir, e, self._folder_existed) from None
             raise
         return self
 
-    def __exit__(self, *exc) -> None:
-        self._lock.__exit__(*exc)
+    def __exit__(self, exc_type, exc, tb) -> None:
+        """Release the lock; after a failure, first remove whatever this writer created, so
+        that nothing but the previous index is left (Lucene's IndexWriter.rollback), and turn
+        an OS error into one ``WriteFailed`` naming the folder and the cause."""
+        if exc_type is not None:
+            remove_unpublished(self.index_dir, self._existing)
+        try:
+            self._lock.__exit__(exc_type, exc, tb)
+        except OSError:
+            if exc_type is None:
+                raise
+        if exc_type is not None:
+            self._remove_folder_if_created()
+            if isinstance(exc, OSError):
+                raise write_failed(self.index_dir, exc, self._folder_existed) from exc
+
+    def _remove_folder_if_created(self) -> None:
+        """A first build that failed leaves no folder behind (one that holds no published
+        generation would read as a damaged index)."""
+        if not self._folder_existed and live_generation_name(self.index_dir) is None:
+            shutil.rmtree(self.index_dir, ignore_errors=True)
 
     def live(self) -> Generation | None:
         """The generation this writer starts from: None for a new (or re-created) index."""
@@ -421,6 +455,17 @@ class IndexWriter:
         summary.seconds = round(time.perf_counter() - started, 2)
         finish_built_generation(generation, segments, duplicates, copy_origins, self.settings, fingerprints, summary)
         return generation
+
+
+def write_failed(index_dir: Path, error: OSError, existed: bool = True) -> WriteFailed:
+    """One line for an OS error met while writing ``index_dir``: the cause, the file, and what
+    is left (the previous index, or nothing for a first build)."""
+    cause = error.strerror or str(error)
+    if error.errno is not None and error.errno in errno.errorcode:
+        cause += f" ({errno.errorcode[error.errno]})"
+    where = f" writing {error.filename}" if error.filename else ""
+    left = "the previous index is still live" if existed and live_generation_name(index_dir) else "no index was created"
+    return WriteFailed(f"{index_dir}: cannot write the index: {cause}{where}; nothing was published, {left}")
 
 
 def finish_built_generation(generation: Generation, segments: list[dict], duplicates: dict[str, list[str]],

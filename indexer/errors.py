@@ -57,6 +57,13 @@ class UnreadableSource(VnsearchError):
     exit_code = 6
 
 
+class WriteFailed(VnsearchError):
+    """Writing the index failed (disk full, read-only, no permission, an I/O error): nothing
+    was published, what the writer had started is removed, the previous index is live."""
+
+    exit_code = 8
+
+
 class QueryError(VnsearchError):
     """A query that cannot be searched (it is empty once parsed, or a filter is malformed)."""
 

@@ -57,6 +57,7 @@ from indexer.build import (
     recorded_sources,
     source_fingerprints,
     sources_unchanged,
+    write_failed,
     write_updated_generation,
 )
 from indexer.errors import ClusterUnavailable, NotAnIndex
@@ -70,6 +71,10 @@ from indexer.store import (
     Generation,
     WriterLock,
     _fsync_tree,
+    live_generation_name,
+    generation_names,
+    remove_temporary_files,
+    remove_unpublished,
     _write_atomically,
     current_generation,
     new_generation,
@@ -183,14 +188,43 @@ def build_sharded(
 @contextmanager
 def _locked(index_dir: Path, shards: int) -> Iterator[None]:
     """The writer locks of the index and of each shard folder, and a clean start: what a
-    killed writer left half-built is removed first."""
-    with ExitStack() as stack:
+    killed writer left half-built is removed first. A failure removes what this writer
+    started (top-level and shard generations no published manifest names), and an OS error
+    (a full or read-only disk) becomes one ``WriteFailed``."""
+    existed = Path(index_dir).exists()
+    try:
+        with ExitStack() as stack:
+            yield from _locked_in(stack, Path(index_dir), shards, existed)
+    except BaseException:
+        if not existed and live_generation_name(Path(index_dir)) is None:
+            shutil.rmtree(index_dir, ignore_errors=True)  # a failed first build leaves no folder
+        raise
+
+
+def _locked_in(stack: ExitStack, index_dir: Path, shards: int, existed: bool) -> Iterator[None]:
+    """``_locked`` inside its exit stack: the locks and clean-up around the writer's work."""
+    try:
         stack.enter_context(WriterLock(index_dir))
         for i in range(shards):
             stack.enter_context(WriterLock(shard_folder(index_dir, i)))
         remove_stale_generations(index_dir)
         _remove_unreferenced(index_dir)
+    except OSError as e:
+        raise write_failed(Path(index_dir), e, existed) from None
+    existing = generation_names(Path(index_dir))
+    try:
         yield
+    except BaseException as e:
+        remove_unpublished(Path(index_dir), existing)
+        for i in range(shards):
+            remove_temporary_files(shard_folder(index_dir, i))
+        try:
+            _remove_unreferenced(index_dir)
+        except OSError:
+            pass  # the next writer removes them (it starts with the same clean-up)
+        if isinstance(e, OSError):
+            raise write_failed(Path(index_dir), e, existed) from e
+        raise
 
 
 def _publish(index_dir: Path, generations: list[Generation], settings: IndexSettings, fingerprints: dict,

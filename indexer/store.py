@@ -128,6 +128,46 @@ def remove_stale_generations(index_dir: Path) -> None:
             shutil.rmtree(p, ignore_errors=True)
 
 
+def generation_names(index_dir: Path) -> set[str]:
+    """The names of the generation folders in ``index_dir`` (none if it does not exist)."""
+    try:
+        return {p.name for p in index_dir.iterdir() if _GENERATION.match(p.name)}
+    except OSError:
+        return set()
+
+
+def live_generation_name(index_dir: Path) -> str | None:
+    """The generation ``CURRENT`` names, read as it is (None without one)."""
+    try:
+        return (index_dir / CURRENT).read_text(encoding="utf-8").strip() or None
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def remove_unpublished(index_dir: Path, existing: set[str]) -> None:
+    """After a writer failed (under its lock): remove the generations it created — those not in
+    ``existing`` and not live, since a failure after the rename of CURRENT leaves the new one
+    live — and any half-written CURRENT. Never raises: it runs while another error is raised."""
+    live = live_generation_name(index_dir)
+    for name in generation_names(index_dir) - existing - {live}:
+        shutil.rmtree(index_dir / name, ignore_errors=True)
+    remove_temporary_files(index_dir)
+
+
+def remove_temporary_files(index_dir: Path) -> None:
+    """The temporary files of an atomic write (``.CURRENT.<pid>.tmp``) a failed or killed
+    writer left behind; only ever called by the holder of the writer lock."""
+    try:
+        leftovers = list(index_dir.glob(f".{CURRENT}.*.tmp"))
+    except OSError:
+        return
+    for path in leftovers:
+        try:
+            path.unlink()
+        except OSError:
+            pass
+
+
 def _write_atomically(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with open(tmp, "w", encoding="utf-8") as f:

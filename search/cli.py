@@ -7,7 +7,8 @@ Exit codes: 0 success (search: at least one hit); 1 search found nothing; 2 usag
 query with nothing to search; 3 index built but some input documents were skipped; 4 the index
 is being written by another process; 5 missing source, not an index, an incompatible index, or
 a damaged one (the file is named); 6 some source could not be read completely (what it held is
-kept); 7 an update would remove more than the limit allows (nothing written).
+kept); 7 an update would remove more than the limit allows (nothing written); 8 the index
+could not be written (disk full, read-only; the previous index stays live).
 """
 
 from __future__ import annotations

@@ -205,6 +205,34 @@ def test_a_damaged_source_removes_nothing_from_a_sharded_index_either(cluster, t
         assert len(sharded) == 40
 
 
+def test_a_sharded_update_that_cannot_publish_leaves_the_previous_index_and_nothing_else(cluster, tmp_path, monkeypatch):
+    import errno
+
+    import indexer.shards
+    from indexer.errors import WriteFailed
+
+    source = tmp_path / "src"
+    shutil.copytree(CORPUS, source)
+    index_dir = tmp_path / "sharded"
+    build_sharded([source], index_dir, shards=2, scheduler=cluster.scheduler_address)
+    before = {p.relative_to(index_dir) for p in index_dir.rglob("*")}
+    (source / "015_tin_moi.txt").write_text("Lào Cai khai trương tuyến xe buýt mới\n\nTuyến xe buýt nối Sa Pa với Lào Cai.\n",
+                                            encoding="utf-8")
+
+    def disk_full(*args):
+        raise OSError(errno.ENOSPC, "No space left on device", str(index_dir / "CURRENT"))
+
+    monkeypatch.setattr(indexer.shards, "publish", disk_full)
+    with pytest.raises(WriteFailed, match=r"cannot write the index: No space left on device \(ENOSPC\).*previous index is still live"):
+        update_index([source], index_dir, scheduler=cluster.scheduler_address)
+    monkeypatch.undo()
+    assert {p.relative_to(index_dir) for p in index_dir.rglob("*")} == before  # the shards' new generations too
+    for shard in (0, 1):  # each shard opened alone shows its published generation
+        with Index.open(index_dir / f"shard-{shard:03d}") as alone:
+            assert alone.get("015_tin_moi") is None
+    assert update_index([source], index_dir, scheduler=cluster.scheduler_address).added == 1
+
+
 def test_a_missing_shard_or_a_shard_of_another_format_is_named(cluster, tmp_path):
     index_dir = tmp_path / "sharded"
     build_sharded([CORPUS], index_dir, shards=2, scheduler=cluster.scheduler_address)

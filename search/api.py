@@ -17,104 +17,25 @@ import os
 import threading
 import time
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator, Sequence
-
-import numpy as np
+from typing import Sequence
 
 from indexer.analysis import metadata_key, normalize_term
-from indexer.schema import ID_FIELD, IndexSettings
-from indexer.store import is_sharded, open_generation, open_segments, open_shards, read_duplicates
-from indexer.near_duplicates import first_near_copies
-from indexer.ranking_tables import ranking_tables
-from indexer.codec import NO_DATE
-from indexer.segment import SegmentSet
 from indexer.errors import CorruptIndex, QueryError
-from indexer.store import Generation, current_generation
-from search.query import ParsedQuery, parse_day, parse_query
-from search.engine import Engine
-from search.rank import BuiltQuery, QueryTerms, build_query
+from indexer.ranking_tables import ranking_tables
+from indexer.schema import IndexSettings
+from indexer.segment import SegmentSet
+from indexer.store import Generation, current_generation, is_sharded, open_generation, open_segments, open_shards, read_duplicates
 from search.input_methods import decode_typing
-from search.snippets import Snippet, make_snippet
-from search.suggest import Suggester
+from search.query import ParsedQuery, parse_query
+from search.rank import QueryTerms, build_query
+# The result objects and the searcher's request are part of this module's public face.
+from search.results import MAX_RESULT_WINDOW, SORT_ORDERS, Article, Hit, SearchResults, make_hit  # noqa: F401
+from search.searcher import FACETS, RECENCY_HALF_LIFE_DAYS, RECENCY_WEIGHT, LocalSearcher, RankRequest, search_page  # noqa: F401
+from search.engine import Engine
+from search.snippets import make_snippet
 
 SEARCHABLE_FIELDS = ("title", "body")
-
-
-@dataclass(frozen=True)
-class Hit:
-    """One ranked result."""
-
-    rank: int
-    id: str
-    score: float
-    title: str
-    snippet: Snippet
-    source: str | None = None
-    date: datetime | None = None
-    category: str | None = None
-    url: str | None = None
-    authors: tuple[str, ...] = ()
-    duplicates: tuple[str, ...] = ()  # ids of exact copies of this article, not shown separately
-    near_duplicates: tuple[str, ...] = ()  # ids of near copies among the hits, folded into this one
-    meta: dict = field(default_factory=dict)
-
-    def to_json(self) -> dict:
-        """The documented JSON form of a hit (stable keys; snippet with ``<mark>``)."""
-        return {
-            "rank": self.rank,
-            "id": self.id,
-            "score": round(self.score, 4),
-            "title": self.title,
-            "source": self.source,
-            "date": self.date.isoformat() if self.date else None,
-            "category": self.category,
-            "url": self.url,
-            "authors": list(self.authors),
-            "snippet": self.snippet.html,
-            "highlights": self.snippet.marked,
-            "duplicates": list(self.duplicates),
-            "near_duplicates": list(self.near_duplicates),
-            "meta": self.meta,
-        }
-
-
-@dataclass(frozen=True)
-class Article:
-    """One article in full, for reading: its hit fields, and its title and whole text with
-    the words of a query highlighted (``Snippet``s that cover all of them)."""
-
-    hit: Hit
-    body: Snippet
-    title: Snippet
-
-    def to_json(self) -> dict:
-        """The documented JSON form of one article (``vnsearch inspect --json`` and the HTTP
-        API): the hit's keys without rank, score and highlights, plus the whole text."""
-        out = self.hit.to_json()
-        for key in ("rank", "score", "highlights"):
-            out.pop(key)
-        out["body"] = self.body.text
-        out["body_html"] = self.body.html
-        out["highlights"] = self.body.marked
-        return out
-
-
-SORT_ORDERS = ("relevance", "date")
-# How deep a search can page: hits past this rank are not served (Elasticsearch's
-# index.max_result_window). Ranking and collapsing cost grows with the depth asked for, so
-# this bound is what keeps one request's time and memory independent of the page number a
-# client sends; past it, the search must be narrowed (dates, source:, more words).
-MAX_RESULT_WINDOW = 10_000
-FACETS = ("source", "category", "year")
-
-# The --recent boost: score × (1 + RECENCY_WEIGHT × ½^(age / RECENCY_HALF_LIFE_DAYS)), where
-# age is counted back from the newest article in the index (not from today: an archive of 2005
-# is not all equally stale). The newest articles get up to twice their score, one a month
-# older 1.5×, one a year older almost nothing; undated articles are not boosted.
-RECENCY_WEIGHT = 1.0
-RECENCY_HALF_LIFE_DAYS = 30.0
 
 
 @dataclass(frozen=True)
@@ -140,58 +61,6 @@ class Query:
     snippet_chars: int = 240
     source: str | None = None
     category: str | None = None
-
-
-@dataclass(frozen=True)
-class SearchResults:
-    """The hits of one query (one page of them), with how many documents matched, facet counts
-    when asked for, and what was searched if the query was rewritten (Telex typing) or a
-    suggestion if it looks misspelled."""
-
-    query: str
-    hits: tuple[Hit, ...]
-    total: int
-    took_ms: float
-    page: int = 1
-    limit: int = 10
-    facets: dict[str, list[tuple[str, int]]] | None = None
-    searched_for: str | None = None  # the query as searched, when it differs from what was typed
-    suggestion: str | None = None  # "did you mean"
-    also_searched: tuple[str, ...] = ()  # other forms looked for: "Ủy ban nhân dân" for "UBND"
-    typed_as: str | None = None  # "Telex" or "VNI" when the query was decoded from that typing
-    # False: ``total`` is a lower bound. The top hits are exact either way; to find them, the
-    # blocks of documents that could not enter them were skipped, and their matches not
-    # counted (Lucene's TotalHits.Relation.GREATER_THAN_OR_EQUAL_TO). Ask for facets to count
-    # every match.
-    total_exact: bool = True
-
-    def __iter__(self) -> Iterator[Hit]:
-        return iter(self.hits)
-
-    def __len__(self) -> int:
-        return len(self.hits)
-
-    @property
-    def pages(self) -> int:
-        """Pages that can be served: those of the matches, up to ``MAX_RESULT_WINDOW`` hits."""
-        return max(1, -(-min(self.total, MAX_RESULT_WINDOW) // self.limit))
-
-    def to_json(self) -> dict:
-        """The documented JSON form (README "JSON output"); keys are stable."""
-        return {
-            "query": self.query,
-            "searched_for": self.searched_for,
-            "typed_as": self.typed_as,
-            "also_searched": list(self.also_searched),
-            "suggestion": self.suggestion,
-            "took_ms": round(self.took_ms, 2),
-            "total": self.total,
-            "total_relation": "eq" if self.total_exact else "gte",
-            "page": self.page,
-            "pages": self.pages,
-            "hits": [h.to_json() for h in self.hits],
-            "facets": None if self.facets is None else {k: [{"value": v, "count": n} for v, n in counts] for k, counts in self.facets.items()},
-        }
 
 
 @dataclass(frozen=True)
@@ -415,26 +284,14 @@ class Index:
         if sort not in SORT_ORDERS:
             raise QueryError(f"sort must be one of {', '.join(SORT_ORDERS)}, not {sort!r}")
         built = build_query(parsed, self.settings, fields, require_all)
-        offset = (page - 1) * limit
-        # With collapsing, rank a few more than the page needs: near copies drop out.
-        pool = 2 * (offset + limit) + 10 if collapse else limit
-        start = 0 if collapse else offset
-        request = RankRequest(parsed, built, since, until, recent, sort, start + pool, facets)
-        parts = self._state.rank(request)
-        ranked = merge_ranked(parts, sort)[start : start + pool]
-        if collapse:
-            shown, near = _collapse(ranked)
-            shown = shown[offset : offset + limit]
-        else:
-            shown, near = list(enumerate(ranked)), {}
-        hits = self._state.hits(shown, near, offset + 1, built.terms, snippet_chars)
-        facet_counts = _merged_facets([p.facets for p in parts]) if facets else None
+        page_of_hits = search_page(self._state, RankRequest(parsed, built, since, until, recent, sort, 0, facets),
+                                   (page - 1) * limit, limit, collapse, snippet_chars)
         suggestion = None
         if ":" not in parsed.text:
             suggestion = self.suggest(parsed.text, refresh=False)
         took = (time.perf_counter() - started) * 1000
-        return SearchResults(parsed.text, hits, sum(p.total for p in parts), took, page=page, limit=limit, facets=facet_counts,
-                             total_exact=all(p.total_exact for p in parts),
+        return SearchResults(parsed.text, page_of_hits.hits, page_of_hits.total, took, page=page, limit=limit,
+                             facets=page_of_hits.facets, total_exact=page_of_hits.total_exact,
                              also_searched=tuple(built.also_searched), searched_for=searched_for,
                              typed_as=typed_as, suggestion=suggestion)
 
@@ -512,79 +369,6 @@ class Index:
         return generation.path.name, searcher.documents
 
 
-def make_hit(stored: dict, duplicates: dict, rank: int, score: float, terms: QueryTerms,
-             snippet_chars: int, near: Sequence[str] = ()) -> Hit:
-    """A hit from an article's stored fields, with a snippet for ``terms``."""
-    return Hit(
-        rank=rank,
-        id=stored["id"],
-        score=score,
-        title=stored.get("title", ""),
-        snippet=make_snippet(stored.get("body", ""), terms, snippet_chars),
-        source=stored.get("source"),
-        date=datetime.fromisoformat(stored["date"]) if stored.get("date") else None,
-        category=stored.get("category"),
-        url=stored.get("url"),
-        authors=tuple(stored.get("authors") or ()),
-        duplicates=tuple(duplicates.get(stored["id"], ())),
-        near_duplicates=tuple(near),
-        meta=stored.get("meta") or {},
-    )
-
-
-class LocalSearcher:
-    """An index, or the joined shards of one, searched in this process."""
-
-    def __init__(self, segments: SegmentSet, duplicates: dict[str, list[str]]) -> None:
-        self.segments = segments
-        self.engine = Engine(segments)
-        self.suggester = Suggester(self.engine)
-        self.duplicates = duplicates
-
-    @property
-    def documents(self) -> int:
-        return self.engine.documents
-
-    @property
-    def segment_count(self) -> int:
-        return len(self.segments.readers)
-
-    def set_bm25(self, k1: float, b: float) -> None:
-        self.engine.k1, self.engine.b = k1, b
-
-    def rank(self, request: "RankRequest") -> "list[Ranked]":
-        """The first phase of a search: rank the documents (one part here; a sharded index on
-        Dask has one per shard)."""
-        return [rank_documents(self.segments, self.engine, request, newest=_newest_date(self.segments, self.engine))]
-
-    def hits(self, shown: "list[tuple[int, RankedDocument]]", near: "dict[int, list[RankedDocument]]", first_rank: int,
-             terms: QueryTerms, snippet_chars: int) -> tuple[Hit, ...]:
-        """The second phase: the hits of the documents that made the page, with snippets
-        (``near``: the near copies folded into each, by its place in the ranking)."""
-        stored = self.segments.stored
-        return tuple(
-            make_hit(stored(doc.docnum), self.duplicates, rank, doc.score, terms, snippet_chars,
-                     near=[stored(other.docnum)["id"] for other in near.get(i, [])])
-            for rank, (i, doc) in enumerate(shown, start=first_rank)
-        )
-
-    def known(self, term: str) -> bool:
-        """Is this normalised term in a title or body, as written?"""
-        return self.suggester._df(term, folded=False) > 0
-
-    def suggest(self, text: str) -> str | None:
-        return self.suggester.suggest(text)
-
-    def stored_by_id(self, doc_id: str) -> tuple[dict, dict[str, list[str]]] | None:
-        """(stored fields, copies table) of the article with this id or a copy of it."""
-        wanted = {doc_id} | {kept for kept, copies in self.duplicates.items() if doc_id in copies}
-        for candidate in wanted:
-            docs = self.engine.postings(ID_FIELD, candidate).docs
-            if docs.size:
-                return self.segments.stored(int(docs[0])), self.duplicates
-        return None
-
-
 def _ranking_tables_compared(recorded: dict) -> dict:
     """The query-time tables in force beside the fingerprints the index recorded."""
     out = {}
@@ -593,179 +377,6 @@ def _ranking_tables_compared(recorded: dict) -> dict:
         out[name] = {"files": in_force["files"], "in_force": in_force["sha1"], "built_with": built_with,
                      "same": built_with == in_force["sha1"]}
     return out
-
-
-@dataclass(frozen=True)
-class RankRequest:
-    """What every part of an index needs to rank its documents for one query."""
-
-    parsed: ParsedQuery
-    built: BuiltQuery
-    since: str | None
-    until: str | None
-    recent: bool
-    sort: str
-    want: int  # how many of the best each part returns
-    facets: bool
-
-
-@dataclass(frozen=True)
-class RankedDocument:
-    part: int  # which part of the index (shard) it is in
-    docnum: int  # its number there
-    score: float
-    date: int
-    signature: np.ndarray
-
-
-@dataclass(frozen=True)
-class Ranked:
-    """One part's answer to a RankRequest: its best documents in order, how many of its
-    documents matched, and its facet counts."""
-
-    documents: list[RankedDocument]
-    total: int
-    facets: dict[str, list[tuple[str, int]]] | None
-    total_exact: bool = True  # False: ``total`` counts the matches in the blocks scored
-
-
-def rank_documents(segments: SegmentSet, engine: Engine, request: RankRequest, newest: int | None, part: int = 0) -> Ranked:
-    """Score and rank one part's documents for a query (``newest``: the date --recent counts
-    back from, that of the whole index)."""
-    parsed, built = request.parsed, request.built
-    masks = [engine.matches(node) for node in built.required]
-    masks += [~engine.matches(node) for node in built.excluded]
-    masks += _filter_masks(parsed, segments)
-    if request.since or request.until:
-        since = parse_day(request.since) if request.since else None
-        until = parse_day(request.until, end=True) if request.until else None
-        masks.append(_date_range_mask(segments.dates(), since, until))
-    allowed = np.logical_and.reduce(masks) if masks else None
-    # The top k by relevance skips the blocks of documents that cannot enter it; date order,
-    # the recency boost and facets need every matching document scored.
-    pruned = None
-    if request.sort == "relevance" and not request.recent and not request.facets:
-        pruned = engine.top_pruned(built.scored, allowed, request.want)
-    if pruned is not None:
-        docnums, scores, total, exact = pruned
-    else:
-        exact = True
-        scores = engine.scores(built.scored)
-        if request.recent:
-            scores *= _recency(segments, newest)
-        if request.sort == "date":
-            docnums, total = engine.newest(segments.dates(), scores, allowed, request.want)
-        else:
-            docnums, total = engine.top(scores, allowed, request.want)
-    dates, signatures = segments.dates(), segments.signatures()
-    documents = [RankedDocument(part, int(d), float(scores[d]), int(dates[d]), signatures[d]) for d in docnums]
-    facet_counts = _facets(segments, engine.matched(scores, allowed)) if request.facets else None
-    return Ranked(documents, total, facet_counts, exact)
-
-
-def merge_ranked(parts: list[Ranked], sort: str) -> list[RankedDocument]:
-    """The parts' ranked documents in one order: as one index of all the parts in order would
-    rank them (ties by part, then by number in the part, as in the joined segments)."""
-    documents = [doc for ranked in parts for doc in ranked.documents]
-    if len(parts) == 1:
-        return documents
-    if sort == "date":
-        # Engine.newest: newest first, undated (NO_DATE, the smallest) last, then by score.
-        return sorted(documents, key=lambda d: (-d.date, -d.score, d.part, d.docnum))
-    return sorted(documents, key=lambda d: (-d.score, d.part, d.docnum))
-
-
-def _newest_date(segments: SegmentSet, engine: Engine) -> int | None:
-    """The date of the newest live dated document: what --recent counts back from."""
-    dates = segments.dates()
-    live_dated = (dates != NO_DATE) & engine.live
-    return int(dates[live_dated].max()) if live_dated.any() else None
-
-
-def _recency(segments: SegmentSet, newest: int | None) -> np.ndarray:
-    """The --recent multiplier of every document (see RECENCY_WEIGHT)."""
-    dates = segments.dates()
-    dated = dates != NO_DATE
-    multiplier = np.ones(dates.size, dtype=np.float32)
-    if newest is not None:
-        age_days = (newest - dates[dated]) / 86400.0
-        multiplier[dated] = 1.0 + RECENCY_WEIGHT * np.power(0.5, np.maximum(age_days, 0) / RECENCY_HALF_LIFE_DAYS)
-    return multiplier
-
-
-def _collapse(ranked: list[RankedDocument]) -> tuple[list[tuple[int, RankedDocument]], dict[int, list[RankedDocument]]]:
-    """Keep the first of each group of near copies (in ranked order), each with its place in
-    ``ranked``; the others are listed under that place."""
-    into = first_near_copies(np.array([d.signature for d in ranked])) if ranked else np.zeros(0, dtype=np.int64)
-    kept: list[int] = []
-    near: dict[int, list[RankedDocument]] = {}
-    for i, first in enumerate(into.tolist()):
-        if first >= 0:
-            near.setdefault(first, []).append(ranked[i])
-        else:
-            kept.append(i)
-    return [(i, ranked[i]) for i in kept], near
-
-
-def _facets(segments: SegmentSet, matched: np.ndarray) -> dict[str, list[tuple[str, int]]]:
-    """Counts of the matching documents by source, category and year, largest first."""
-    out = {}
-    for column in ("source", "category"):
-        counts = segments.column_counts(column, matched)
-        out[column] = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-    dates = segments.dates()[matched]
-    dates = dates[dates != NO_DATE]
-    years = dates.astype("datetime64[s]").astype("datetime64[Y]").astype(np.int64) + 1970
-    values, counts = np.unique(years, return_counts=True)
-    out["year"] = sorted(((str(v), int(n)) for v, n in zip(values, counts)), key=lambda kv: kv[0], reverse=True)
-    return out
-
-
-def _merged_facets(parts: list[dict[str, list[tuple[str, int]]]]) -> dict[str, list[tuple[str, int]]]:
-    """The parts' facet counts added up, in the same order as ``_facets``."""
-    if len(parts) == 1:
-        return parts[0]
-    out = {}
-    for name in FACETS:
-        counts: dict[str, int] = {}
-        for part in parts:
-            for value, n in part[name]:
-                counts[value] = counts.get(value, 0) + n
-        if name == "year":
-            out[name] = sorted(counts.items(), key=lambda kv: kv[0], reverse=True)
-        else:
-            out[name] = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-    return out
-
-
-def _filter_masks(parsed: ParsedQuery, segments: SegmentSet) -> list[np.ndarray]:
-    """The documents allowed by the query's source:, category: and date: filters."""
-    masks = []
-    if parsed.sources:
-        masks.append(segments.column_mask("source", set(parsed.sources)))
-    if parsed.categories:
-        masks.append(segments.column_mask("category", set(parsed.categories)))
-    if parsed.date_prefixes:
-        dates = segments.dates()
-        mask = np.zeros(segments.size, dtype=bool)
-        for prefix in parsed.date_prefixes:
-            mask |= _date_range_mask(dates, parse_day(prefix), parse_day(prefix, end=True))
-        masks.append(mask)
-    return masks
-
-
-def _date_range_mask(dates: np.ndarray, since: datetime | None, until: datetime | None) -> np.ndarray:
-    """Documents dated within [since, until] (either end open); undated ones never match."""
-    mask = dates != NO_DATE
-    if since is not None:
-        mask &= dates >= _epoch_seconds(since)
-    if until is not None:
-        mask &= dates <= _epoch_seconds(until)
-    return mask
-
-
-def _epoch_seconds(moment: datetime) -> int:
-    return int((moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).timestamp())
 
 
 def open_index(path: str | os.PathLike) -> Index:

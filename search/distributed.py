@@ -10,7 +10,7 @@ queries. A search then goes as Elasticsearch's ``dfs_query_then_fetch``:
 2. **query**: every shard ranks its own documents with those global statistics, so a score
    is the one a single index of all the articles gives, and returns its best ``want``.
 3. **merge and fetch**: the coordinator merges the shards' lists as the joined index would
-   order them (``search.api.merge_ranked``), folds near copies, and asks each shard for the
+   order them (``search.searcher.merge_ranked``), folds near copies, and asks each shard for the
    stored fields and snippets of its documents on the page.
 
 The cluster is the user's (``dask-scheduler`` / ``dask-worker``, or a LocalCluster): vnsearch
@@ -26,16 +26,8 @@ from pathlib import Path
 from indexer.errors import ClusterUnavailable
 from indexer.schema import ID_FIELD, INDEX_FIELDS
 from indexer.store import Generation, open_generation, open_segments, read_duplicates
-from search.api import (
-    Hit,
-    LocalSearcher,
-    RankRequest,
-    Ranked,
-    RankedDocument,
-    _newest_date,
-    make_hit,
-    rank_documents,
-)
+from search.results import Hit, make_hit
+from search.searcher import LocalSearcher, RankedDocument, Ranked, RankRequest, newest_date, rank_documents
 from search.engine import CollectionStatistics, query_terms
 from search.rank import QueryTerms
 
@@ -58,7 +50,7 @@ class ShardSearcher:
         """(live documents, total length of each field, date of the newest article, segments)."""
         engine = self.local.engine
         lengths = {name: engine.length_sum(name) for name in LENGTH_FIELDS}
-        return engine.documents, lengths, _newest_date(self.local.segments, engine), self.local.segment_count
+        return engine.documents, lengths, newest_date(self.local.segments, engine), self.local.segment_count
 
     def use_collection(self, documents: int, length_sums: dict[str, float]) -> None:
         """Score with the statistics of all shards from now on."""
@@ -93,7 +85,7 @@ class ShardSearcher:
 
 class DaskShards:
     """The coordinator's side: a sharded index's shards as actors on a Dask cluster, searched
-    as one index (the same interface as ``search.api.LocalSearcher``)."""
+    as one index (the same interface as ``search.searcher.LocalSearcher``)."""
 
     def __init__(self, client, shard_generations: list[Generation], verify: bool = True) -> None:
         self.client = client

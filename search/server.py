@@ -17,10 +17,11 @@ import os
 from contextlib import asynccontextmanager
 import threading
 from pathlib import Path
-from typing import Optional
-from urllib.parse import urlencode
+from typing import Literal, Optional
+from urllib.parse import quote, urlencode
 
 from fastapi import FastAPI, Query as Param, Request
+from pydantic import BaseModel
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.templating import Jinja2Templates
@@ -40,6 +41,27 @@ ENV_CORS = "VNSEARCH_CORS_ORIGINS"  # how `vnsearch serve --workers N` hands opt
 ENV_SCHEDULER = "VNSEARCH_SCHEDULER"
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).resolve().parent / "templates"))
+# An article id as one path segment: "/" too is escaped, so that an id such as
+# "../../etc/passwd" or "2021/12/abc" reaches the server whole, not resolved by the browser.
+TEMPLATES.env.filters["path_segment"] = lambda value: quote(str(value), safe="")
+
+
+class ErrorBody(BaseModel):
+    """Every error the API answers: a sentence for people and a code for programs."""
+
+    error: str
+    code: str
+
+
+# What the schema says each kind of answer means; the server answers nothing else.
+BAD_REQUEST = {400: {"model": ErrorBody, "description": "A bad parameter (`bad_parameter`), or a query with nothing to "
+                     "search, a date that does not exist or a page past the result window (`bad_query`)."}}
+NOT_FOUND = {404: {"model": ErrorBody, "description": "No article with that id (`not_found`)."}}
+UNAVAILABLE = {503: {"model": ErrorBody, "description": "The index is missing, not built yet, damaged or on a cluster that "
+                     "does not answer (`index_unavailable`, `index_damaged`)."}}
+# Dates as the CLI takes them: a year, a month or a day.
+DAY_PATTERN = r"^[0-9]{4}(-[0-9]{1,2}(-[0-9]{1,2})?)?$"
+FIELDS_PATTERN = r"^ *(title|body) *(, *(title|body) *)*$"
 
 
 class ApiError(Exception):
@@ -83,7 +105,7 @@ def _unavailable(error: VnsearchError) -> ApiError:
 
 
 def create_app(index_dir: str | os.PathLike | None = None, cors_origins: list[str] | None = None,
-               scheduler: str | None = None) -> FastAPI:
+               scheduler: str | None = None) -> "HeadAsGet":
     """The server's application for one index folder (default: ``$VNSEARCH_INDEX`` or the
     user's data folder). ``cors_origins`` allows those origins to call the API from a
     browser; none are allowed by default. ``scheduler``: search a sharded index through
@@ -105,21 +127,23 @@ def create_app(index_dir: str | os.PathLike | None = None, cors_origins: list[st
         app.add_middleware(CORSMiddleware, allow_origins=cors_origins, allow_methods=["GET"], allow_headers=["*"])
     _add_error_handlers(app)
 
-    @app.get("/healthz", tags=["service"], summary="Is the index open and searchable?")
+    @app.get("/healthz", tags=["service"], summary="Is the index open and searchable?", responses=UNAVAILABLE)
     def healthz() -> dict:
         generation, documents = _call(_call(holder.get).live)
         return {"status": "ok", "generation": generation, "documents": documents}
 
-    @app.get("/api/search", tags=["search"], summary="Ranked hits with highlighted snippets (as `vnsearch search --json`)")
+    @app.get("/api/search", tags=["search"], summary="Ranked hits with highlighted snippets (as `vnsearch search --json`)",
+             responses={**BAD_REQUEST, **UNAVAILABLE})
     def api_search(
-        q: str = Param(..., description='The query, e.g. "sinh hoạt chi bộ" (same language as the CLI).'),
-        limit: int = Param(10, description=f"Hits per page, 1–{MAX_LIMIT}."),
-        page: int = Param(1, description=f"Which page, 1–{MAX_PAGE}; page × limit may not pass hit {MAX_RESULT_WINDOW:,}."),
-        fields: str = Param("title,body", description="Where to look: title, body or both."),
+        q: str = Param(..., min_length=1, max_length=MAX_QUERY_CHARS,
+                       description='The query, e.g. "sinh hoạt chi bộ" (same language as the CLI).'),
+        limit: int = Param(10, ge=1, le=MAX_LIMIT, description=f"Hits per page, 1–{MAX_LIMIT}."),
+        page: int = Param(1, ge=1, le=MAX_PAGE, description=f"Which page, 1–{MAX_PAGE}; page × limit may not pass hit {MAX_RESULT_WINDOW:,}."),
+        fields: str = Param("title,body", pattern=FIELDS_PATTERN, description="Where to look: title, body or both."),
         all: bool = Param(False, description="Every word must match (AND)."),
-        since: Optional[str] = Param(None, description="Articles dated on or after (2021, 2021-12, 2021-12-02)."),
-        until: Optional[str] = Param(None, description="Articles dated on or before."),
-        sort: str = Param("relevance", description="relevance, or date (newest first)."),
+        since: Optional[str] = Param(None, pattern=DAY_PATTERN, description="Articles dated on or after (2021, 2021-12, 2021-12-02)."),
+        until: Optional[str] = Param(None, pattern=DAY_PATTERN, description="Articles dated on or before."),
+        sort: Literal["relevance", "date"] = Param("relevance", description="relevance, or date (newest first)."),
         facets: bool = Param(False, description="Count matching articles by source, category and year."),
         recent: bool = Param(False, description="Boost newer articles."),
         source: Optional[str] = Param(None, description="Only this source (case and diacritics ignored)."),
@@ -128,17 +152,20 @@ def create_app(index_dir: str | os.PathLike | None = None, cors_origins: list[st
         return _search(holder, q, limit=limit, page=page, fields=fields, require_all=all, since=since, until=until,
                        sort=sort, facets=facets, recent=recent, source=source, category=category).to_json()
 
-    @app.get("/api/articles/{doc_id}", tags=["search"], summary="One article in full (as `vnsearch inspect --json`, without title terms)")
-    def api_article(doc_id: str, q: Optional[str] = Param(None, description="Highlight this query's words.")) -> dict:
+    # ``:path``: ids are often URLs or paths ("2021/12/abc"); any id opens, "/" included.
+    @app.get("/api/articles/{doc_id:path}", tags=["search"], summary="One article in full (as `vnsearch inspect --json`, without title terms)",
+             responses={**BAD_REQUEST, **NOT_FOUND, **UNAVAILABLE})
+    def api_article(doc_id: str, q: Optional[str] = Param(None, max_length=MAX_QUERY_CHARS, description="Highlight this query's words.")) -> dict:
         return _article(holder, doc_id, q).to_json()
 
-    @app.get("/api/suggest", tags=["search"], summary="Did you mean: a correction from the index's vocabulary, or null")
-    def api_suggest(q: str = Param(...)) -> dict:
+    @app.get("/api/suggest", tags=["search"], summary="Did you mean: a correction from the index's vocabulary, or null",
+             responses={**BAD_REQUEST, **UNAVAILABLE})
+    def api_suggest(q: str = Param(..., max_length=MAX_QUERY_CHARS)) -> dict:
         _check_query(q)
         index = _call(holder.get)
         return {"query": q, "suggestion": _call(index.suggest, q)}
 
-    @app.get("/api/stats", tags=["service"], summary="What is in the index (as `vnsearch stats --json`)")
+    @app.get("/api/stats", tags=["service"], summary="What is in the index (as `vnsearch stats --json`)", responses=UNAVAILABLE)
     def api_stats() -> dict:
         return _call(_call(holder.get).stats).to_json()
 
@@ -160,16 +187,58 @@ def create_app(index_dir: str | os.PathLike | None = None, cors_origins: list[st
         status = 400 if context["error"] else 200
         return TEMPLATES.TemplateResponse(request, "search.html", context, status_code=status)
 
-    @app.get("/articles/{doc_id}", response_class=HTMLResponse, include_in_schema=False)
+    @app.get("/articles/{doc_id:path}", response_class=HTMLResponse, include_in_schema=False)
     def article_page(request: Request, doc_id: str, q: str = "") -> HTMLResponse:
         article = _article(holder, doc_id, q or None)
         back = "/?" + urlencode({"q": q}) if q else "/"
         return TEMPLATES.TemplateResponse(request, "article.html", {"request": request, "article": article, "q": q, "back": back})
 
-    return app
+    app.openapi = lambda: _schema_without_unused_statuses(app)
+    return HeadAsGet(app)
 
 
-def app_from_environment() -> FastAPI:
+def _schema_without_unused_statuses(app: FastAPI) -> dict:
+    """FastAPI's schema, less the 422 it declares for every operation: this server answers a
+    bad parameter with 400 and the ``ErrorBody`` above, which the schema declares instead."""
+    if app.openapi_schema is None:
+        from fastapi.openapi.utils import get_openapi
+
+        schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                operation.get("responses", {}).pop("422", None)
+        for name in ("HTTPValidationError", "ValidationError"):
+            schema.get("components", {}).get("schemas", {}).pop(name, None)
+        app.openapi_schema = schema
+    return app.openapi_schema
+
+
+class HeadAsGet:
+    """HEAD wherever GET works (RFC 9110): the request is answered as a GET whose body is not
+    sent. FastAPI's routes take only the methods they name, so ``HEAD /`` was a 405."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.app = app
+
+    def __getattr__(self, name):  # the FastAPI application's attributes (routes, openapi, state)
+        return getattr(self.app, name)
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_headers_only(message) -> None:
+            if message["type"] == "http.response.body":
+                if not message.get("more_body", False):
+                    await send({"type": "http.response.body", "body": b"", "more_body": False})
+                return
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, send_headers_only)
+
+
+def app_from_environment() -> HeadAsGet:
     """The application as ``vnsearch serve --workers N`` starts it in each worker process:
     the index folder from ``$VNSEARCH_INDEX``, allowed origins from ``$VNSEARCH_CORS_ORIGINS``,
     the Dask scheduler of a sharded index from ``$VNSEARCH_SCHEDULER``."""
@@ -254,7 +323,10 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException):
         code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
-        return body(error.status_code, code, str(error.detail), request)
+        answer = body(error.status_code, code, str(error.detail), request)
+        for name, value in (getattr(error, "headers", None) or {}).items():  # Allow, on a 405
+            answer.headers[name] = value
+        return answer
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, error: Exception):

@@ -92,7 +92,15 @@ def expand_sources(sources: Iterable[str | os.PathLike]) -> list[Path]:
     A path or glob that matches nothing raises ``SourceNotFound``: a typo must not silently
     build an empty index.
     """
+    return find_inputs(sources)[0]
+
+
+def find_inputs(sources: Iterable[str | os.PathLike]) -> tuple[list[Path], list[Problem]]:
+    """``expand_sources``, with what could not be followed inside the folders, as problems:
+    a symlink loop, a broken link with an input's name, a folder that cannot be read. Links to
+    folders are followed (an archive is often assembled from links), each folder read once."""
     files: list[Path] = []
+    problems: list[Problem] = []
     for source in sources:
         text = str(source)
         if glob.has_magic(text):
@@ -107,14 +115,43 @@ def expand_sources(sources: Iterable[str | os.PathLike]) -> list[Path]:
             paths = [path]
         for path in paths:
             if path.is_dir():
-                found = sorted(p for p in path.rglob("*") if p.is_file() and _is_input(p))
-                files.extend(found)
+                _walk(path, files, problems, set())
             else:
                 files.append(path)
     unique: dict[Path, None] = {}
     for f in files:
         unique.setdefault(f, None)
-    return list(unique)
+    return list(unique), problems
+
+
+def _walk(folder: Path, files: list[Path], problems: list[Problem], seen: set[tuple[int, int]]) -> None:
+    """The inputs under ``folder`` in the order of their paths' parts (as ``sorted`` orders
+    paths), following links to folders; ``seen`` holds the folders already read."""
+    try:
+        st = folder.stat()
+        key = (st.st_dev, st.st_ino)
+        if key in seen:
+            problems.append(Problem(str(folder), f"symlink loop: it leads back to {folder.resolve()}, a folder already read; "
+                                                 "it was read once"))
+            return
+        seen.add(key)
+        entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
+    except OSError as e:
+        problems.append(Problem(str(folder), f"cannot read folder: {e.strerror or e}", unreadable=True))
+        return
+    for entry in entries:
+        path = Path(entry.path)
+        try:
+            if entry.is_dir():  # a link to a folder too
+                _walk(path, files, problems, seen)
+            elif entry.is_file():
+                if _is_input(path):
+                    files.append(path)
+            elif entry.is_symlink() and _is_input(path):
+                problems.append(Problem(str(path), f"broken link: it points to {os.readlink(path)}, which does not exist",
+                                        unreadable=True))
+        except OSError as e:
+            problems.append(Problem(str(path), f"cannot read: {e.strerror or e}", unreadable=True))
 
 
 def _is_input(path: Path) -> bool:
@@ -171,14 +208,18 @@ class _Ordinals:
 def read_sources(sources: Iterable[str | os.PathLike], share: Share = EVERYTHING) -> Iterator[Record]:
     """Every article (or problem) of the given sources, pages grouped by folder, each with its
     ``ordinal``; with a ``share``, only the documents of that share."""
-    files = expand_sources(sources)
+    files, problems = find_inputs(sources)
+    ordinals = _Ordinals()
+    for problem in problems:  # what could not be followed in the folders: reported, in order
+        problem.ordinal = ordinals.take()
+        if problem.ordinal in share and share.owns(None):
+            yield problem
     pages_by_dir: dict[Path, list[Path]] = {}
     for path in files:
         if path.name.lower().endswith(JSONL_SUFFIXES):
             continue
         pages_by_dir.setdefault(path.parent, []).append(path)
     done_dirs: set[Path] = set()
-    ordinals = _Ordinals()
     for path in files:
         if path.name.lower().endswith(JSONL_SUFFIXES):
             yield from read_jsonl(path, share, ordinals)

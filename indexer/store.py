@@ -81,7 +81,29 @@ def current_generation(index_dir: Path) -> Generation:
     generation = Generation(index_dir / name)
     if not (generation.path / MANIFEST).exists():
         raise damaged(index_dir / CURRENT, f"names {name!r}, which is not a complete index")
-    return generation
+    return _published_by_sharded_index(index_dir) or generation
+
+
+def _published_by_sharded_index(shard_dir: Path) -> Generation | None:
+    """For a shard folder opened on its own: the generation the sharded index around it
+    published. A sharded writer sets each shard's CURRENT before the top-level one; killed in
+    between, a shard's CURRENT names a generation that was never published (the next writer
+    points it back), and this is what a reader of the shard alone must see meanwhile."""
+    top_dir = shard_dir.parent
+    if not shard_dir.name.startswith("shard-") or not (top_dir / CURRENT).exists():
+        return None
+    try:
+        top = Generation(top_dir / (top_dir / CURRENT).read_text(encoding="utf-8").strip())
+        manifest = top.manifest()
+    except (OSError, ValueError, NotAnIndex):
+        return None  # the top level is the sharded reader's to judge
+    if not is_sharded(manifest):
+        return None
+    for shard in manifest.get("shards") or []:
+        if isinstance(shard, dict) and shard.get("path") == shard_dir.name and _GENERATION.match(str(shard.get("generation"))):
+            published = Generation(shard_dir / shard["generation"])
+            return published if (published.path / MANIFEST).exists() else None
+    return None
 
 
 def new_generation(index_dir: Path) -> Generation:

@@ -233,6 +233,23 @@ def test_a_sharded_update_that_cannot_publish_leaves_the_previous_index_and_noth
     assert update_index([source], index_dir, scheduler=cluster.scheduler_address).added == 1
 
 
+def test_a_shard_opened_alone_shows_what_the_sharded_index_published(cluster, tmp_path):
+    source = tmp_path / "src"
+    shutil.copytree(CORPUS, source)
+    index_dir = tmp_path / "sharded"
+    build_sharded([source], index_dir, shards=2, scheduler=cluster.scheduler_address)
+    published = (index_dir / "CURRENT").read_text()
+    new_id = ids_routed_to(0, 2, "tin-moi", 1)[0]
+    (source / f"{new_id}.txt").write_text("Lào Cai mở tuyến xe buýt mới\n\nTuyến xe buýt nối Sa Pa với Lào Cai.\n", encoding="utf-8")
+    update_index([source], index_dir, scheduler=cluster.scheduler_address)
+    with Index.open(index_dir / "shard-000") as alone:
+        assert alone.get(new_id) is not None
+    # As a coordinator killed between the shards' CURRENT and the top-level one leaves it.
+    (index_dir / "CURRENT").write_text(published)
+    with Index.open(index_dir / "shard-000") as alone:
+        assert alone.get(new_id) is None
+
+
 def test_a_missing_shard_or_a_shard_of_another_format_is_named(cluster, tmp_path):
     index_dir = tmp_path / "sharded"
     build_sharded([CORPUS], index_dir, shards=2, scheduler=cluster.scheduler_address)

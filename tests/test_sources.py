@@ -142,3 +142,23 @@ def test_missing_source_path_is_an_error():
 ])
 def test_parse_date(text, expected):
     assert parse_date(text) == expected
+
+
+def test_links_to_folders_are_followed_and_a_symlink_loop_is_reported_not_followed(tmp_path):
+    archive, elsewhere = tmp_path / "archive", tmp_path / "mnt" / "2021"
+    write_page(archive, "a.txt", "Tin một\n\nGiá lúa tăng mạnh tại miền Tây.\n")
+    write_page(elsewhere, "b.txt", "Tin hai\n\nLũ quét ở Bát Xát, Lào Cai.\n")
+    (archive / "2021").symlink_to(elsewhere)  # an archive assembled from links
+    (elsewhere / "back").symlink_to(archive)  # leads back to the folder being read: a loop
+    records = list(read_sources([archive]))
+    articles = [r.id for r in records if isinstance(r, Article)]
+    [loop] = [r for r in records if isinstance(r, Problem)]
+    assert articles == ["b", "a"]  # in the order of their paths: archive/2021/b.txt, archive/a.txt
+    assert loop.origin.endswith("back") and loop.reason.startswith("symlink loop")
+
+
+def test_a_broken_link_to_an_input_is_reported_as_unreadable(tmp_path):
+    write_page(tmp_path / "src", "a.txt", "Tin một\n\nGiá lúa tăng mạnh tại miền Tây.\n")
+    (tmp_path / "src" / "feed.jsonl").symlink_to(tmp_path / "mnt" / "feed.jsonl")
+    [problem] = [r for r in read_sources([tmp_path / "src"]) if isinstance(r, Problem)]
+    assert problem.unreadable and problem.reason.startswith("broken link: it points to")

@@ -1,5 +1,6 @@
-"""The compiled part of vnsearch: search._scoring (see search/_scoring.c and README "Design
-notes"). Everything else about the package is in pyproject.toml."""
+"""The compiled parts of vnsearch: indexer._postings (reading postings) and search._scoring
+(scoring them); see README "Design notes". Everything else about the package is in
+pyproject.toml."""
 
 import sys
 
@@ -9,4 +10,7 @@ from setuptools import Extension, setup
 # fused multiply-add contraction, no reassociation.
 flags = [] if sys.platform == "win32" else ["-O2", "-ffp-contract=off", "-fno-fast-math", "-std=c99"]
 
-setup(ext_modules=[Extension("search._scoring", ["search/_scoring.c"], extra_compile_args=flags)])
+setup(ext_modules=[
+    Extension("indexer._postings", ["indexer/_postings.c"], extra_compile_args=flags),  # the codec's reading loops
+    Extension("search._scoring", ["search/_scoring.c"], extra_compile_args=flags),  # the engine's scoring loops
+])

@@ -1,9 +1,11 @@
-"""The compiled scoring loops (search._scoring) against their NumPy reference, side by side.
+"""The compiled core (indexer._postings, search._scoring) against its NumPy reference, side by side.
 
 Same index, same queries, in one run: each query is answered with the compiled core and with
-the NumPy reference (search.engine.add_best_reference) in turn, alternating which goes first,
-so both see the same machine. Every answer pair is compared (ids and float32 scores): the
-"different" column must be 0.
+the NumPy reference of every compiled loop (SegmentReader.postings_reference,
+search.engine.bm25_reference and add_best_reference) in turn, alternating which goes
+first, so both see the same machine. Each has an Index of its own, so that the engine's caches
+(postings and scores of terms met before) fill the same way for both, as in a server. Every
+answer pair is compared (ids and float32 scores): the "different" column must be 0.
 
     python bench/compiled.py --index /tmp/vntc-ix          # an index of all of VNTC
     python bench/compiled.py --docs 5000                    # builds a sample index first
@@ -28,10 +30,22 @@ sys.path.insert(0, str(ROOT))
 
 import search.engine as engine  # noqa: E402
 from indexer import build_index  # noqa: E402
+from indexer.segment import SegmentReader  # noqa: E402
 from search import Index  # noqa: E402
 
 VNTC = ROOT.parent / "shared" / "corpus" / "vntc.jsonl.gz"
-COMPILED = engine._scoring.add_best
+# (owner, attribute, compiled, reference) of every compiled loop
+LOOPS = [
+    (engine._scoring, "add_best", engine._scoring.add_best, engine.add_best_reference),
+    (engine, "bm25", engine.bm25, engine.bm25_reference),
+    (SegmentReader, "postings", SegmentReader.postings, SegmentReader.postings_reference),
+]
+COMPILED, NUMPY = "compiled", "numpy"
+
+
+def use(implementation: str) -> None:
+    for owner, name, compiled, reference in LOOPS:
+        setattr(owner, name, compiled if implementation == COMPILED else reference)
 
 
 def headlines(count: int, seed: int = 7) -> list[str]:
@@ -42,31 +56,30 @@ def headlines(count: int, seed: int = 7) -> list[str]:
     return titles[:count]
 
 
-def answer(index: Index, query: str, implementation) -> tuple[float, list]:
-    engine._scoring.add_best = implementation
+def answer(indexes: dict[str, Index], query: str, implementation: str) -> tuple[float, list]:
+    use(implementation)
+    index = indexes[implementation]
     started = time.perf_counter()
     results = index.search(query, limit=10)
     took = (time.perf_counter() - started) * 1000
     return took, [(h.id, h.score) for h in results.hits]
 
 
-def run(index: Index, queries: list[str]) -> dict:
-    times = {"compiled": [], "numpy": []}
+def run(index: dict[str, Index], queries: list[str]) -> dict:
+    times = {COMPILED: [], NUMPY: []}
     different = 0
-    for q in queries[:20]:  # warm-up: caches of the common terms
+    for q in queries[:20]:  # warm-up: the page cache of the index files
         answer(index, q, COMPILED)
-        answer(index, q, engine.add_best_reference)
+        answer(index, q, NUMPY)
     for n, q in enumerate(queries):
-        order = [("compiled", COMPILED), ("numpy", engine.add_best_reference)]
-        if n % 2:
-            order.reverse()
+        order = [COMPILED, NUMPY] if n % 2 == 0 else [NUMPY, COMPILED]
         got = {}
-        for name, implementation in order:
+        for implementation in order:
             took, hits = answer(index, q, implementation)
-            times[name].append(took)
-            got[name] = hits
-        different += got["compiled"] != got["numpy"]
-    engine._scoring.add_best = COMPILED
+            times[implementation].append(took)
+            got[implementation] = hits
+        different += got[COMPILED] != got[NUMPY]
+    use(COMPILED)
     row = {"queries": len(queries), "different": different}
     for name, values in times.items():
         values.sort()
@@ -91,8 +104,9 @@ def main() -> None:
         build_index([folder / "sample.jsonl"], folder / "ix")
         index_dir = folder / "ix"
     titles = headlines(args.queries)
-    with Index.open(index_dir) as index:
-        print(f"index: {index_dir} ({len(index):,} articles); top 10 with snippets, title + body; ms")
+    with Index.open(index_dir) as compiled, Index.open(index_dir) as reference:
+        index = {COMPILED: compiled, NUMPY: reference}
+        print(f"index: {index_dir} ({len(compiled):,} articles); top 10 with snippets, title + body; ms")
         print("| queries | n | compiled p50 | p95 | NumPy p50 | p95 | p50 speed-up | different answers |")
         print("|---|---|---|---|---|---|---|---|")
         for name, queries in (("headlines", titles), ("first two words", [" ".join(t.split()[:2]) for t in titles])):

@@ -41,6 +41,7 @@ import zlib
 
 import numpy as np
 
+from indexer import _postings  # compiled by pip install; no slow fallback (README "Design notes")
 from indexer.near_duplicates import EMPTY as _EMPTY
 
 NO_DATE = np.iinfo(np.int64).min
@@ -135,6 +136,59 @@ def patched_gaps(gaps: np.ndarray, counts: np.ndarray, exception_bytes: int) -> 
         out[at + k] = exceptions[:, k]
     return offsets, out.tobytes()
 
+
+
+def find_term(lex, table, width: int, lo: int, hi: int, key: bytes) -> int | None:
+    """The row among [lo, hi) of a term table (flat, ``width`` columns, LEX first) whose term
+    is ``key``, by binary search in byte order; None if there is none. Compiled
+    (``indexer/_postings.c``); ``find_term_reference`` is the same in Python."""
+    row = _postings.find_term(lex, table, width, lo, hi, key)
+    return None if row < 0 else row
+
+
+def find_term_reference(lex, table, width: int, lo: int, hi: int, key: bytes) -> int | None:
+    """What ``find_term`` computes, in Python: the oracle of its tests."""
+    end = hi
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if lex[table[mid * width + LEX] : table[(mid + 1) * width + LEX]] < key:
+            lo = mid + 1
+        else:
+            hi = mid
+    if lo < end and lex[table[lo * width + LEX] : table[(lo + 1) * width + LEX]] == key:
+        return lo
+    return None
+
+
+def decode_postings(gaps, gaps_at: int, df: int, first: int, exception_bytes: int, freqs, freq_at: int) -> tuple[np.ndarray, np.ndarray]:
+    """One term's (documents, frequencies) from its ``patched_gaps`` at ``gaps_at`` and its
+    ``packed_frequencies`` column value ``freq_at``. Compiled (``indexer/_postings.c``);
+    ``decode_postings_reference`` is the same in NumPy."""
+    docs, out = np.empty(df, dtype=np.int32), np.empty(df, dtype=np.uint8)
+    _postings.decode(docs, out, gaps, gaps_at, first, exception_bytes, freqs, freq_at)
+    return docs, out
+
+
+def decode_postings_reference(gaps, gaps_at: int, df: int, first: int, exception_bytes: int, freqs, freq_at: int) -> tuple[np.ndarray, np.ndarray]:
+    """What ``decode_postings`` computes, in NumPy: the oracle of its tests."""
+    docs = np.empty(df, dtype=np.int32)
+    docs[0] = first
+    if df > 1:
+        small = np.frombuffer(gaps, dtype=np.uint8, count=df - 1, offset=gaps_at)
+        deltas = small.astype(np.int32)
+        patched = np.flatnonzero(small == 255)
+        if patched.size:
+            deltas[patched] = np.frombuffer(gaps, dtype=f"<u{exception_bytes}", count=patched.size, offset=gaps_at + df - 1)
+        np.cumsum(deltas, out=docs[1:])
+        docs[1:] += first
+    if freq_at == ALL_ONES:
+        return docs, np.ones(df, dtype=np.uint8)
+    if freq_at & 1:  # half a byte each
+        packed = np.frombuffer(freqs, dtype=np.uint8, count=(df + 1) // 2, offset=freq_at >> 1)
+        out = np.empty(2 * packed.size, dtype=np.uint8)
+        out[0::2], out[1::2] = packed & 15, packed >> 4
+        return docs, out[:df]
+    return docs, np.frombuffer(freqs, dtype=np.uint8, count=df, offset=freq_at >> 1).copy()
 
 
 class EmptyMap(bytes):

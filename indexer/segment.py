@@ -11,7 +11,15 @@ from typing import Iterator
 import numpy as np
 
 from indexer.analysis import metadata_key
-from indexer.codec import ALL_ONES, FORMAT, LEX, map_file
+from indexer.codec import (
+    FORMAT,
+    LEX,
+    decode_postings,
+    decode_postings_reference,
+    find_term,
+    find_term_reference,
+    map_file,
+)
 from indexer.near_duplicates import SIGNATURE_SIZE
 
 __all__ = ["SegmentReader", "SegmentSet", "deleted_docs"]
@@ -52,48 +60,28 @@ class SegmentReader:
             self._dictionary = f.read()
         self._per_block = int(self.description["docs_per_block"])
 
-    def _term_row(self, field: str, text: str) -> int | None:
+    def _term_row(self, field: str, text: str, find=find_term) -> int | None:
+        """The table row of a term of a field, or None."""
         bounds = self.fields.get(field)
         if bounds is None:
             return None
-        key = text.encode("utf-8")
-        lo, hi = bounds
-        table, width, lex = self._table, self._width, self._lex
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if lex[table[mid * width + LEX] : table[(mid + 1) * width + LEX]] < key:
-                lo = mid + 1
-            else:
-                hi = mid
-        if lo < bounds[1] and lex[table[lo * width + LEX] : table[(lo + 1) * width + LEX]] == key:
-            return lo
-        return None
+        return find(self._lex, self._table, self._width, bounds[0], bounds[1], text.encode("utf-8"))
 
     def postings(self, field: str, text: str) -> tuple[np.ndarray, np.ndarray]:
         """(document numbers, frequencies) of a term in a field; empty arrays if absent."""
-        row = self._term_row(field, text)
+        return self._postings(field, text, find_term, decode_postings)
+
+    def postings_reference(self, field: str, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """``postings`` through the codec's NumPy references: the oracle of the compiled ones."""
+        return self._postings(field, text, find_term_reference, decode_postings_reference)
+
+    def _postings(self, field: str, text: str, find, decode) -> tuple[np.ndarray, np.ndarray]:
+        row = self._term_row(field, text, find)
         if row is None:
             return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.uint8)
         at = row * self._width
         _, df, first, gaps_at, freq_at = self._table[at : at + 5].tolist()
-        docs = np.empty(df, dtype=np.int32)
-        docs[0] = first
-        if df > 1:
-            small = np.frombuffer(self._gaps, dtype=np.uint8, count=df - 1, offset=gaps_at)
-            gaps = small.astype(np.int32)
-            patched = np.flatnonzero(small == 255)
-            if patched.size:
-                gaps[patched] = np.frombuffer(self._gaps, dtype=self._exception_dtype, count=patched.size, offset=gaps_at + df - 1)
-            np.cumsum(gaps, out=docs[1:])
-            docs[1:] += first
-        if freq_at == ALL_ONES:
-            return docs, np.ones(df, dtype=np.uint8)
-        if freq_at & 1:  # half a byte each
-            packed = np.frombuffer(self._freqs, dtype=np.uint8, count=(df + 1) // 2, offset=freq_at >> 1)
-            freqs = np.empty(2 * packed.size, dtype=np.uint8)
-            freqs[0::2], freqs[1::2] = packed & 15, packed >> 4
-            return docs, freqs[:df]
-        return docs, np.frombuffer(self._freqs, dtype=np.uint8, count=df, offset=freq_at >> 1)
+        return decode(self._gaps, gaps_at, df, first, self._exception_dtype.itemsize, self._freqs, freq_at)
 
     def field_lengths(self, field: str) -> np.ndarray:
         return self.lengths[self.field_order.index(field)]

@@ -159,7 +159,72 @@ done_seq:
     Py_RETURN_NONE;
 }
 
+/*
+ * bm25(out, docs, freqs, lengths, average, k1, b, idf)
+ *
+ * BM25 of one term's postings: out[i] = idf * f * (k1 + 1) / (f + k1 * (1 - b + b * L / average)),
+ * f = freqs[i], L = lengths[docs[i]], in float32, each operation in the order and precision
+ * NumPy gives Engine._bm25_reference (its Python floats are float32 in array arithmetic).
+ */
+static PyObject *bm25(PyObject *self, PyObject *args) {
+    PyObject *out_obj, *docs_obj, *freqs_obj, *lengths_obj;
+    double average, k1, b, idf;
+    if (!PyArg_ParseTuple(args, "OOOOdddd", &out_obj, &docs_obj, &freqs_obj, &lengths_obj, &average, &k1, &b, &idf)) {
+        return NULL;
+    }
+    Py_buffer out_view, docs_view, freqs_view, lengths_view;
+    if (get_buffer(out_obj, &out_view, "f", 1, "out") < 0) {
+        return NULL;
+    }
+    if (get_buffer(docs_obj, &docs_view, "i", 0, "docs") < 0) {
+        PyBuffer_Release(&out_view);
+        return NULL;
+    }
+    if (get_buffer(freqs_obj, &freqs_view, "f", 0, "freqs") < 0) {
+        PyBuffer_Release(&out_view);
+        PyBuffer_Release(&docs_view);
+        return NULL;
+    }
+    if (get_buffer(lengths_obj, &lengths_view, "f", 0, "lengths") < 0) {
+        PyBuffer_Release(&out_view);
+        PyBuffer_Release(&docs_view);
+        PyBuffer_Release(&freqs_view);
+        return NULL;
+    }
+    const char *error = NULL;
+    Py_ssize_t n = docs_view.len / 4, size = lengths_view.len / 4;
+    if (out_view.len != docs_view.len || freqs_view.len != docs_view.len) {
+        error = "bm25: out, docs and freqs must have one length";
+    } else {
+        float *out = (float *)out_view.buf;
+        const int32_t *docs = (const int32_t *)docs_view.buf;
+        const float *freqs = (const float *)freqs_view.buf, *lengths = (const float *)lengths_view.buf;
+        const float f_b = (float)b, f_average = (float)average, f_one_minus_b = (float)(1.0 - b), f_k1 = (float)k1,
+                    f_idf = (float)idf, f_k1_plus_one = (float)(k1 + 1.0);
+        for (Py_ssize_t i = 0; i < n; i++) {
+            if (docs[i] < 0 || docs[i] >= size) {
+                error = "bm25: a document number past the lengths";
+                break;
+            }
+            const float f = freqs[i];
+            const float norm = f_k1 * (f_one_minus_b + (f_b * lengths[docs[i]]) / f_average);
+            out[i] = ((f_idf * f) * f_k1_plus_one) / (f + norm);
+        }
+    }
+    PyBuffer_Release(&out_view);
+    PyBuffer_Release(&docs_view);
+    PyBuffer_Release(&freqs_view);
+    PyBuffer_Release(&lengths_view);
+    if (error != NULL) {
+        PyErr_SetString(PyExc_ValueError, error);
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
+    {"bm25", bm25, METH_VARARGS,
+     "bm25(out, docs, freqs, lengths, average, k1, b, idf): one term's BM25 scores (float32) into out."},
     {"add_best", add_best, METH_VARARGS,
      "add_best(out, docs, scores, tiebreak): out[d] += best + tiebreak * (total - best) over the "
      "alternatives' postings (int32 docs ascending, float32 scores)."},

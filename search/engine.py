@@ -123,6 +123,20 @@ def add_best_reference(out: np.ndarray, docs: list[np.ndarray], scores: list[np.
     out[all_docs[starts]] += best + np.float32(tiebreak) * (total - best)
 
 
+def bm25(docs: np.ndarray, freqs: np.ndarray, lengths: np.ndarray, average: float, k1: float, b: float, idf: float) -> np.ndarray:
+    """BM25 of one term's postings (``freqs`` float32; ``lengths`` of every document, float32),
+    compiled (``search/_scoring.c``); ``bm25_reference`` is the same in NumPy."""
+    scores = np.empty(docs.size, dtype=np.float32)
+    _scoring.bm25(scores, docs, freqs, lengths, average, k1, b, idf)
+    return scores
+
+
+def bm25_reference(docs: np.ndarray, freqs: np.ndarray, lengths: np.ndarray, average: float, k1: float, b: float, idf: float) -> np.ndarray:
+    """What ``bm25`` computes, in NumPy: the oracle of its tests (the engine's code before)."""
+    norm = k1 * (1.0 - b + b * lengths[docs] / average)
+    return (idf * freqs * (k1 + 1.0) / (freqs + norm)).astype(np.float32)
+
+
 def query_terms(node: "Node") -> set[tuple[str, str]]:
     """Every (field, term) a query tree looks up."""
     if isinstance(node, Term):
@@ -239,14 +253,16 @@ class Engine:
         """A term's own k1 and b, or the engine's where it has none."""
         return (self.k1 if k1 is None else k1), (self.b if b is None else b)
 
-    def _bm25(self, fieldname: str, text: str, k1: float, b: float) -> tuple[np.ndarray, np.ndarray]:
+    def _bm25(self, fieldname: str, text: str, k1: float, b: float, score=None) -> tuple[np.ndarray, np.ndarray]:
         p = self.postings(fieldname, text)
         if p.docs.size == 0:
             return p.docs, p.freqs
         lengths, average = self.field_lengths(fieldname)
-        norm = k1 * (1.0 - b + b * lengths[p.docs] / average)
-        scores = self.idf(self.doc_freq(fieldname, text)) * p.freqs * (k1 + 1.0) / (p.freqs + norm)
-        return p.docs, scores.astype(np.float32)
+        return p.docs, (score or bm25)(p.docs, p.freqs, lengths, average, k1, b, self.idf(self.doc_freq(fieldname, text)))
+
+    def _bm25_reference(self, fieldname: str, text: str, k1: float, b: float) -> tuple[np.ndarray, np.ndarray]:
+        """``_bm25`` with ``bm25_reference``: the oracle of the compiled one."""
+        return self._bm25(fieldname, text, k1, b, bm25_reference)
 
     def _densify(self, docs: np.ndarray, unit: np.ndarray) -> np.ndarray:
         dense = np.zeros(self.size, dtype=np.float32)

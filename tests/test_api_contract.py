@@ -24,7 +24,6 @@ with warnings.catch_warnings():
 
 from indexer import build_index
 from search.server import create_app
-from tests.conftest import CORPUS
 
 
 @pytest.fixture(scope="module")

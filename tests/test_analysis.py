@@ -4,6 +4,7 @@ import pickle
 
 import pytest
 
+from indexer.phonology import fold_keeping_offsets_reference
 from tests.conftest import CORPUS
 
 from hypothesis import given, settings
@@ -113,6 +114,12 @@ class TestFolding:
         text = "Đảng bộ Tỉnh uỷ… “Hoà bình”"
         folded = fold_keeping_offsets(text)
         assert folded == "dang bo tinh uy… “hoa binh”" and len(folded) == len(text)
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.text(alphabet=st.characters(codec=None, min_codepoint=0, max_codepoint=0x10FFFF), max_size=60)
+           | st.text(alphabet="ĐđẢảỦủỷỳÀàÁáƠơƯưÂâĂăÊêÔôÝýhoaHOA .,\n😀", max_size=60))
+    def test_folding_by_table_lookup_is_str_translate_with_the_table(self, text):
+        assert fold_keeping_offsets(text) == fold_keeping_offsets_reference(text)
 
 
 class TestAnalyzers:

@@ -20,7 +20,7 @@ from indexer.codec import (
     find_term_reference,
     map_file,
 )
-from indexer.near_duplicates import SIGNATURE_SIZE
+from indexer.near_duplicates import EMPTY, SIGNATURE_SCHEME, SIGNATURE_SIZE
 
 __all__ = ["SegmentReader", "SegmentSet", "deleted_docs"]
 
@@ -52,6 +52,7 @@ class SegmentReader:
         self.lengths = np.load(f"{prefix}.len.npy", mmap_mode="r")
         self.dates = np.load(f"{prefix}.date.npy", mmap_mode="r")
         self.signatures = np.load(f"{prefix}.sig.npy", mmap_mode="r")
+        self.signature_scheme = int(self.description.get("signature_scheme", 1))
         self.source_ids = np.load(f"{prefix}.source.npy", mmap_mode="r")
         self.category_ids = np.load(f"{prefix}.category.npy", mmap_mode="r")
         self._docs = map_file(f"{prefix}.docs")
@@ -180,7 +181,11 @@ class SegmentSet:
         """The near-duplicate signature of every document (indexer.near_duplicates); joined
         from the segments once, since a search may ask several times."""
         if self._signatures is None:
-            parts = [np.asarray(r.signatures) for r in self.readers]
+            # Signatures of an older scheme are not compared with anything (they fold articles
+            # that merely share a trigram): no near copies are folded in such a segment until
+            # the index is rebuilt. See near_duplicates.SIGNATURE_SCHEME.
+            parts = [np.asarray(r.signatures) if r.signature_scheme == SIGNATURE_SCHEME else np.tile(EMPTY, (r.docs, 1))
+                     for r in self.readers]
             self._signatures = np.concatenate(parts) if parts else np.zeros((0, SIGNATURE_SIZE), dtype=np.uint16)
         return self._signatures
 

@@ -28,7 +28,7 @@ from indexer.codec import (
     save_array,
     write_bytes,
 )
-from indexer.near_duplicates import SIGNATURE_SIZE
+from indexer.near_duplicates import SIGNATURE_SCHEME, SIGNATURE_SIZE
 
 
 class SegmentWriter:
@@ -172,6 +172,7 @@ class SegmentWriter:
             "categories": list(self._categories),
             "exception_bytes": exception_bytes,
             "docs_per_block": DOCS_PER_BLOCK,
+            "signature_scheme": SIGNATURE_SCHEME,
         }
         write_bytes(f"{prefix}.json", json.dumps(description, ensure_ascii=False).encode("utf-8"))
         return description

@@ -85,18 +85,19 @@ def _check_segment(directory: Path, reader: SegmentReader) -> None:
             raise damaged(Path(f"{prefix}.{suffix}"), f"{len(column)} values for {docs} documents")
     if reader.lengths.shape != (len(reader.fields), docs):
         raise damaged(Path(f"{prefix}.len.npy"), f"shape {reader.lengths.shape}, expected ({len(reader.fields)}, {docs})")
-    table = np.frombuffer(reader._table, dtype=reader._table.format).reshape(-1, reader._width).astype(np.int64)
+    table = reader.term_table().astype(np.int64)
+    sizes = reader.file_sizes
     terms = table[:-1]
-    if table.shape[0] and (np.any(np.diff(table[:, LEX]) < 0) or table[-1, LEX] != len(reader._lex)):
+    if table.shape[0] and (np.any(np.diff(table[:, LEX]) < 0) or table[-1, LEX] != sizes["lex"]):
         raise damaged(Path(f"{prefix}.terms.npy"), "term dictionary offsets out of order")
-    if terms.size and (terms[:, DF].min() < 1 or terms[:, FIRST].max() >= docs or terms[:, GAPS].max() > len(reader._gaps)):
+    if terms.size and (terms[:, DF].min() < 1 or terms[:, FIRST].max() >= docs or terms[:, GAPS].max() > sizes["gaps"]):
         raise damaged(Path(f"{prefix}.terms.npy"), "a term points outside its segment")
     for field, (lo, hi) in reader.fields.items():
         rows = range(lo, hi, max(1, (hi - lo) // SAMPLED_TERMS)) if hi > lo else range(0)
         previous = None
         for row in rows:
             try:
-                text = bytes(reader._lex[table[row, LEX] : table[row + 1, LEX]]).decode("utf-8")
+                text = reader.term_at(row).decode("utf-8")
             except UnicodeDecodeError:
                 raise damaged(Path(f"{prefix}.lex"), f"a term of {field} is not UTF-8") from None
             if previous is not None and text.encode() <= previous.encode():

@@ -55,6 +55,9 @@ DICTIONARY_BYTES = 32 * 1024  # zlib's window: it cannot use more
 COMPRESSION_LEVEL = 4
 FORMAT = "vnsearch-segment-5"
 
+# Terms up to this many bytes are merged as fixed-width NumPy byte strings (longer: Python bytes).
+LONGEST_FIXED_WIDTH_TERM = 64
+
 # Columns of the .terms table.
 LEX, DF, FIRST, GAPS, FREQS = range(5)
 ALL_ONES = 2**32 - 1  # in the FREQS column: every frequency of the term is 1, none stored
@@ -189,6 +192,59 @@ def decode_postings_reference(gaps, gaps_at: int, df: int, first: int, exception
         out[0::2], out[1::2] = packed & 15, packed >> 4
         return docs, out[:df]
     return docs, np.frombuffer(freqs, dtype=np.uint8, count=df, offset=freq_at >> 1).copy()
+
+
+def decode_rows(rows: np.ndarray, gaps_file, freqs_file, exception_bytes: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every posting of some term table ``rows``, decoded in bulk with NumPy, as a merge reads
+    a dictionary slice: (documents, frequencies, document frequency of each row)."""
+    table = rows.astype(np.int64)
+    df, first, gaps_at, freq_at = table[:, DF], table[:, FIRST], table[:, GAPS], table[:, FREQS]
+    n = df.size
+    # Gap bytes: df - 1 per term, from the term's gaps offset; 255 marks an exception stored
+    # after them in exception_bytes bytes.
+    counts = df - 1
+    gap_total = int(counts.sum())
+    term_of_gap = np.repeat(np.arange(n), counts)
+    rank = np.arange(gap_total) - exclusive_cumsum(counts)[term_of_gap]
+    raw = np.frombuffer(gaps_file, dtype=np.uint8) if len(gaps_file) else np.zeros(0, dtype=np.uint8)
+    gaps = raw[gaps_at[term_of_gap] + rank].astype(np.int64)
+    exceptional = gaps == 255
+    if exceptional.any():
+        width = exception_bytes
+        per_term = np.bincount(term_of_gap[exceptional], minlength=n)
+        exception_terms = term_of_gap[exceptional]
+        exception_rank = np.arange(exception_terms.size) - exclusive_cumsum(per_term)[exception_terms]
+        at = gaps_at[exception_terms] + counts[exception_terms] + exception_rank * width
+        value = np.zeros(at.size, dtype=np.int64)
+        for k in range(width):
+            value |= raw[at + k].astype(np.int64) << (8 * k)
+        gaps[exceptional] = value
+    # Documents: each term's first document, then running sums of its gaps.
+    steps = np.zeros(int(df.sum()), dtype=np.int64)
+    term_starts = exclusive_cumsum(df)
+    steps[term_starts] = first
+    not_first = np.ones(steps.size, dtype=bool)
+    not_first[term_starts] = False
+    steps[not_first] = gaps
+    docs = np.cumsum(steps)
+    docs -= np.repeat(docs[term_starts] - first, df)
+    # Frequencies: none stored (all 1), half a byte each, or a byte each.
+    tf_raw = np.frombuffer(freqs_file, dtype=np.uint8) if len(freqs_file) else np.zeros(0, dtype=np.uint8)
+    term_of = np.repeat(np.arange(n), df)
+    within = np.arange(docs.size) - term_starts[term_of]
+    freqs = np.ones(docs.size, dtype=np.uint8)
+    ones = freq_at == ALL_ONES
+    half = ~ones & (freq_at & 1 == 1)
+    whole = ~ones & ~half
+    offset = freq_at >> 1
+    h = half[term_of]
+    if h.any():
+        byte = tf_raw[offset[term_of[h]] + within[h] // 2]
+        freqs[h] = np.where(within[h] % 2 == 0, byte & 15, byte >> 4)
+    w = whole[term_of]
+    if w.any():
+        freqs[w] = tf_raw[offset[term_of[w]] + within[w]]
+    return docs, freqs, df
 
 
 class EmptyMap(bytes):

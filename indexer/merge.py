@@ -31,7 +31,6 @@ from indexer.codec import (
     GAPS,
     LEX,
     StoredBlocks,
-    exclusive_cumsum,
     packed_frequencies,
     patched_gaps,
     save_array,
@@ -41,8 +40,6 @@ from indexer.segment import SegmentReader, deleted_docs
 
 # Postings decoded at once while merging: about 20 bytes each with their temporaries.
 CHUNK_POSTINGS = 4_000_000
-# Terms up to this many bytes are merged as fixed-width NumPy byte strings.
-LONGEST_FIXED_WIDTH_TERM = 64
 
 
 def merge_segments(directory: Path, entries: list[dict], out_directory: Path, name: str,
@@ -129,8 +126,8 @@ def _merged_field(readers: list[SegmentReader], renumber: list[np.ndarray], fiel
     per_reader = []
     for reader in readers:
         lo, hi = reader.fields.get(field, (0, 0))
-        table = _term_table(reader)
-        per_reader.append((lo, _term_bytes(reader, lo, hi), table[lo:hi, DF].astype(np.int64)))
+        table = reader.term_table()
+        per_reader.append((lo, reader.term_bytes(lo, hi), table[lo:hi, DF].astype(np.int64)))
     # The merged dictionary: every input's terms, in byte order, once. Fixed-width byte
     # strings sort and search as NumPy arrays (bytes order, as the dictionary is kept).
     kind = object if any(terms.dtype == object for _, terms, _ in per_reader) else \
@@ -152,7 +149,7 @@ def _merged_field(readers: list[SegmentReader], renumber: list[np.ndarray], fiel
             a, b = np.searchsorted(numbers, [start, end])
             if a == b:
                 continue
-            docs, tf, df = _decode_rows(reader, lo + int(a), lo + int(b))
+            docs, tf, df = reader.postings_of_rows(lo + int(a), lo + int(b))
             new_docs = new_numbers[docs]
             live = new_docs >= 0
             term_ids.append(np.repeat(numbers[a:b], df)[live])
@@ -189,92 +186,13 @@ def _encode(term_of: np.ndarray, doc_of: np.ndarray, tf_of: np.ndarray, merged: 
     return table, b"".join(encoded), gap_bytes, freq_bytes
 
 
-def _term_bytes(reader: SegmentReader, lo: int, hi: int) -> np.ndarray:
-    """The terms of rows [lo, hi) of a segment as a fixed-width byte-string array."""
-    table = _term_table(reader)
-    starts = table[lo:hi, LEX].astype(np.int64)
-    lengths = table[lo + 1 : hi + 1, LEX].astype(np.int64) - starts
-    width = max(1, int(lengths.max(initial=0)))
-    if width > LONGEST_FIXED_WIDTH_TERM:
-        # A long code or URL would make every row that wide: Python byte strings instead.
-        terms = np.empty(lengths.size, dtype=object)
-        terms[:] = [bytes(reader._lex[a : a + n]) for a, n in zip(starts.tolist(), lengths.tolist())]
-        return terms
-    lex = np.frombuffer(reader._lex, dtype=np.uint8) if len(reader._lex) else np.zeros(0, dtype=np.uint8)
-    out = np.zeros((lengths.size, width), dtype=np.uint8)
-    row = np.repeat(np.arange(lengths.size), lengths)
-    column = np.arange(row.size) - np.repeat(exclusive_cumsum(lengths), lengths)
-    out[row, column] = lex[starts[row] + column]
-    # Terms never hold a NUL byte, so the padding NumPy strips is only padding.
-    return out.view(f"S{width}").reshape(lengths.size)
-
-
-def _term_table(reader: SegmentReader) -> np.ndarray:
-    return np.frombuffer(reader._table, dtype=reader._table.format).reshape(-1, reader._width)
-
-
-def _decode_rows(reader: SegmentReader, a: int, b: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Every posting of term rows [a, b) of a segment, decoded in bulk: (documents,
-    frequencies, document frequency of each row)."""
-    table = _term_table(reader)[a:b].astype(np.int64)
-    df, first, gaps_at, freq_at = table[:, DF], table[:, FIRST], table[:, GAPS], table[:, FREQS]
-    n = df.size
-    # Gap bytes: df - 1 per term, from the term's gaps offset; 255 marks an exception stored
-    # after them in exception_bytes bytes.
-    counts = df - 1
-    gap_total = int(counts.sum())
-    term_of_gap = np.repeat(np.arange(n), counts)
-    rank = np.arange(gap_total) - exclusive_cumsum(counts)[term_of_gap]
-    raw = np.frombuffer(reader._gaps, dtype=np.uint8) if len(reader._gaps) else np.zeros(0, dtype=np.uint8)
-    gaps = raw[gaps_at[term_of_gap] + rank].astype(np.int64)
-    exceptional = gaps == 255
-    if exceptional.any():
-        width = reader._exception_dtype.itemsize
-        per_term = np.bincount(term_of_gap[exceptional], minlength=n)
-        exception_terms = term_of_gap[exceptional]
-        exception_rank = np.arange(exception_terms.size) - exclusive_cumsum(per_term)[exception_terms]
-        at = gaps_at[exception_terms] + counts[exception_terms] + exception_rank * width
-        value = np.zeros(at.size, dtype=np.int64)
-        for k in range(width):
-            value |= raw[at + k].astype(np.int64) << (8 * k)
-        gaps[exceptional] = value
-    # Documents: each term's first document, then running sums of its gaps.
-    steps = np.zeros(int(df.sum()), dtype=np.int64)
-    term_starts = exclusive_cumsum(df)
-    steps[term_starts] = first
-    not_first = np.ones(steps.size, dtype=bool)
-    not_first[term_starts] = False
-    steps[not_first] = gaps
-    docs = np.cumsum(steps)
-    docs -= np.repeat(docs[term_starts] - first, df)
-    # Frequencies: none stored (all 1), half a byte each, or a byte each.
-    tf_raw = np.frombuffer(reader._freqs, dtype=np.uint8) if len(reader._freqs) else np.zeros(0, dtype=np.uint8)
-    term_of = np.repeat(np.arange(n), df)
-    within = np.arange(docs.size) - term_starts[term_of]
-    freqs = np.ones(docs.size, dtype=np.uint8)
-    ones = freq_at == ALL_ONES
-    half = ~ones & (freq_at & 1 == 1)
-    whole = ~ones & ~half
-    offset = freq_at >> 1
-    h = half[term_of]
-    if h.any():
-        byte = tf_raw[offset[term_of[h]] + within[h] // 2]
-        freqs[h] = np.where(within[h] % 2 == 0, byte & 15, byte >> 4)
-    w = whole[term_of]
-    if w.any():
-        freqs[w] = tf_raw[offset[term_of[w]] + within[w]]
-    return docs, freqs, df
-
-
 def _write_stored(readers: list[SegmentReader], keep: list[np.ndarray], prefix: Path) -> None:
     """Copy the live documents' stored JSON lines into blocks compressed as SegmentWriter does."""
     stored = StoredBlocks()
     for reader, live in zip(readers, keep):
-        for block in range(len(reader._block_offsets) - 1):
-            base = block * reader._per_block
-            for i, line in enumerate(reader._block(block).split(b"\n")):
-                if live[base + i]:
-                    stored.add(line)
+        for line, is_live in zip(reader.stored_lines(), live):
+            if is_live:
+                stored.add(line)
     stored.write(str(prefix))
 
 

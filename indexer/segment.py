@@ -14,8 +14,11 @@ from indexer.analysis import metadata_key
 from indexer.codec import (
     FORMAT,
     LEX,
+    LONGEST_FIXED_WIDTH_TERM,
     decode_postings,
     decode_postings_reference,
+    decode_rows,
+    exclusive_cumsum,
     find_term,
     find_term_reference,
     map_file,
@@ -107,6 +110,52 @@ class SegmentReader:
         block = docnum // self._per_block
         # Decode only the one document's line (JSON never has a raw newline inside).
         return json.loads(self._block(block).split(b"\n")[docnum % self._per_block])
+
+    def term_table(self) -> np.ndarray:
+        """The term table as rows of [LEX, DF, FIRST, GAPS, FREQS] (codec), with the extra row
+        that ends the last term's bytes."""
+        return np.frombuffer(self._table, dtype=self._table.format).reshape(-1, self._width)
+
+    def term_at(self, row: int) -> bytes:
+        """The UTF-8 bytes of the term of a table row."""
+        table = self._table
+        return bytes(self._lex[table[row * self._width + LEX] : table[(row + 1) * self._width + LEX]])
+
+    @property
+    def file_sizes(self) -> dict[str, int]:
+        """Bytes of the dictionary (lex), the gaps and the frequencies: what table offsets
+        must stay within."""
+        return {"lex": len(self._lex), "gaps": len(self._gaps), "tf": len(self._freqs)}
+
+    def postings_of_rows(self, a: int, b: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every posting of term rows [a, b), decoded in bulk (``codec.decode_rows``)."""
+        return decode_rows(self.term_table()[a:b], self._gaps, self._freqs, self._exception_dtype.itemsize)
+
+    def term_bytes(self, lo: int, hi: int) -> np.ndarray:
+        """The terms of rows [lo, hi) as a fixed-width byte-string array (Python byte strings
+        when one is long), in byte order: how a merge compares dictionaries."""
+        table = self.term_table()
+        starts = table[lo:hi, LEX].astype(np.int64)
+        lengths = table[lo + 1 : hi + 1, LEX].astype(np.int64) - starts
+        width = max(1, int(lengths.max(initial=0)))
+        if width > LONGEST_FIXED_WIDTH_TERM:
+            # A long code or URL would make every row that wide: Python byte strings instead.
+            terms = np.empty(lengths.size, dtype=object)
+            terms[:] = [bytes(self._lex[a : a + n]) for a, n in zip(starts.tolist(), lengths.tolist())]
+            return terms
+        lex = np.frombuffer(self._lex, dtype=np.uint8) if len(self._lex) else np.zeros(0, dtype=np.uint8)
+        out = np.zeros((lengths.size, width), dtype=np.uint8)
+        row = np.repeat(np.arange(lengths.size), lengths)
+        column = np.arange(row.size) - np.repeat(exclusive_cumsum(lengths), lengths)
+        out[row, column] = lex[starts[row] + column]
+        # Terms never hold a NUL byte, so the padding NumPy strips is only padding.
+        return out.view(f"S{width}").reshape(lengths.size)
+
+    def stored_lines(self) -> Iterator[bytes]:
+        """Every document's stored JSON line, in document order, not parsed: what a merge
+        copies."""
+        for block in range(len(self._block_offsets) - 1):
+            yield from self._block(block).split(b"\n")
 
     def iter_stored(self) -> Iterator[dict]:
         """Every document's stored fields, in document order."""

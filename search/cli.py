@@ -296,7 +296,10 @@ def _print_results(results: SearchResults, ix: Index) -> None:
     typer.echo(f"{at_least}{results.total:,} documents match; {shown} ({results.took_ms:.0f} ms)\n")
     for hit in results.hits:
         head = f"{hit.rank:>2}. "
-        title = textwrap.fill(hit.title, WIDTH, initial_indent=head, subsequent_indent=" " * len(head))
+        on, off = ("\x1b[1;33m", "\x1b[0m\x1b[1m") if color else ("", "")
+        title = hit.title_marked.render("\x01", "\x02") if hit.title_marked is not None else hit.title
+        title = textwrap.fill(title, WIDTH, initial_indent=head, subsequent_indent=" " * len(head))
+        title = title.replace("\x01", on).replace("\x02", off)
         typer.echo(typer.style(title, bold=True) if color else title)
         details = [hit.source or "?", hit.date.strftime("%Y-%m-%d %H:%M") if hit.date else "no date", f"score {hit.score:.2f}", hit.id]
         typer.echo(textwrap.fill(" · ".join(details), WIDTH, initial_indent="    ", subsequent_indent="    "))

@@ -6,6 +6,7 @@ shards of a sharded index alike; ``to_json`` is the documented JSON of the CLI a
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Iterator, Sequence
@@ -38,6 +39,13 @@ class Hit:
     duplicates: tuple[str, ...] = ()  # ids of exact copies of this article, not shown separately
     near_duplicates: tuple[str, ...] = ()  # ids of near copies among the hits, folded into this one
     meta: dict = field(default_factory=dict)
+    # The whole title with the query's words marked as in the snippet (None: no query).
+    title_marked: Snippet | None = None
+
+    @property
+    def title_html(self) -> str:
+        """The title, HTML-escaped, with ``<mark>`` around the query's words."""
+        return self.title_marked.html if self.title_marked is not None else html.escape(self.title)
 
     def to_json(self) -> dict:
         """The documented JSON form of a hit (stable keys; snippet with ``<mark>``)."""
@@ -51,6 +59,7 @@ class Hit:
             "category": self.category,
             "url": self.url,
             "authors": list(self.authors),
+            "title_html": self.title_html,
             "snippet": self.snippet.html,
             "highlights": self.snippet.marked,
             "duplicates": list(self.duplicates),
@@ -134,13 +143,15 @@ class SearchResults:
 
 def make_hit(stored: dict, duplicates: dict, rank: int, score: float, terms: QueryTerms,
              snippet_chars: int, near: Sequence[str] = ()) -> Hit:
-    """A hit from an article's stored fields, with a snippet for ``terms``."""
+    """A hit from an article's stored fields, with a snippet and its title marked for ``terms``."""
+    title = stored.get("title", "")
     return Hit(
         rank=rank,
         id=stored["id"],
         score=score,
-        title=stored.get("title", ""),
+        title=title,
         snippet=make_snippet(stored.get("body", ""), terms, snippet_chars),
+        title_marked=make_snippet(title, terms, max(len(title), 1)) if terms.exact or terms.folded else None,
         source=stored.get("source"),
         date=datetime.fromisoformat(stored["date"]) if stored.get("date") else None,
         category=stored.get("category"),

@@ -167,3 +167,10 @@ def test_the_article_about_a_phrase_beats_a_short_page_that_mentions_it_once(tmp
             assert ids(index.search(typed))[:2] == [SEED_ID, "103_xa_nam_cuong"], typed
         index.tune(phrase_k1=1.2, phrase_b=0.75)  # the phrase discounted like a syllable
         assert ids(index.search("sinh hoạt chi bộ"))[0] == "103_xa_nam_cuong"
+
+
+def test_titles_are_highlighted_like_snippets(corpus_index):
+    hit = corpus_index.search("tinh uy", limit=1).hits[0]
+    assert hit.id == SEED_ID and hit.title_marked.marked == ["Tỉnh uỷ"]  # as written, old tone style
+    assert hit.to_json()["title_html"].startswith("<mark>Tỉnh uỷ</mark> tổng kết công tác")
+    assert corpus_index.get(SEED_ID).title_html == "Tỉnh uỷ tổng kết công tác xây dựng tổ chức cơ sở đảng và đội ngũ đảng viên"

@@ -66,3 +66,10 @@ def test_compiled_benchmark_finds_the_compiled_core_and_its_reference_in_agreeme
     rows = re.findall(r"^\| (headlines|first two words) \| 40 \|.*\| (\d+) \|$", out, re.M)
     assert [name for name, _ in rows] == ["headlines", "first two words"], out
     assert all(different == "0" for _, different in rows), out
+
+
+def test_precision_benchmark_checks_phrases_short_queries_and_highlights_against_the_text():
+    out = run("precision.py", "--docs", "800", "--phrases", "10", "--queries", "10")
+    for measure in ("| quoted phrases: hits that contain the phrase |", "| short queries: top-10 hits with every word",
+                    "| highlights: marked spans that are accepted forms |", "| 'UBND TP.HCM': total / with both words"):
+        assert measure in out, out

@@ -13,7 +13,9 @@ from indexer.errors import (
     NotAnIndex,
     QueryError,
     SourceNotFound,
+    TooManyRemovals,
     VnsearchError,
+    WriteFailed,
 )
 from indexer.schema import IndexSettings
 from indexer.store import default_index_dir
@@ -29,7 +31,9 @@ __all__ = [
     "NotAnIndex",
     "QueryError",
     "SourceNotFound",
+    "TooManyRemovals",
     "VnsearchError",
+    "WriteFailed",
     "build_index",
     "default_index_dir",
     "shipped_corpus",

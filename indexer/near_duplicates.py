@@ -80,19 +80,31 @@ def first_near_copies(signatures: np.ndarray) -> np.ndarray:
     into = np.full(n, -1, dtype=np.int64)
     if n == 0:
         return into
-    rows = [tuple(map(int, row)) for row in signatures]
     empty = (signatures == EMPTY).all(axis=1)
-    keys = [[tuple(row[p] for p in band) for row in rows] for band in _BANDS]
-    buckets: list[dict[tuple, list[int]]] = [{} for _ in _BANDS]  # band value -> rows kept, ascending
-    for i, row in enumerate(rows):
-        if empty[i]:
-            continue  # too short to have a signature: near copies of nothing
+    # Each band's minima as one number (at most three 16-bit minima: 48 bits), per row. Only
+    # rows that share a band's number with another row can fold or be folded into (the
+    # pigeonhole again): the others, nearly all of them, stay without a Python step each.
+    wide = signatures.astype(np.int64)
+    keys, shared = [], np.zeros(n, dtype=bool)
+    for band in _BANDS:
+        key = np.zeros(n, dtype=np.int64)
+        for p in band:
+            key = (key << 16) | wide[:, p]
+        order = np.argsort(key, kind="stable")
+        ordered = key[order]
+        same = np.zeros(n, dtype=bool)
+        same[1:] = ordered[1:] == ordered[:-1]
+        same[:-1] |= same[1:]  # the first of each group too
+        shared[order[same]] = True
+        keys.append(key.tolist())
+    buckets: list[dict[int, list[int]]] = [{} for _ in _BANDS]  # band value -> rows kept, ascending
+    for i in np.flatnonzero(shared & ~empty).tolist():  # empty rows: near copies of nothing
         first = -1
         for band, bucket in enumerate(buckets):
             for k in bucket.get(keys[band][i], ()):
                 if first != -1 and k >= first:
                     break
-                if sum(a == b for a, b in zip(row, rows[k])) >= NEAR_DUPLICATE_MATCHES:
+                if int(np.count_nonzero(signatures[i] == signatures[k])) >= NEAR_DUPLICATE_MATCHES:
                     first = k
                     break
         if first >= 0:

@@ -59,7 +59,7 @@ def check_index(index_dir: str | os.PathLike | None = None) -> CheckReport:
         parts = [(generation, manifest)]
     segments = documents = files = checked = 0
     for generation, manifest in parts:
-        verify_files(generation.path, manifest["files"], full=True, remembered=False)
+        verify_files(generation.path, manifest["files"], full=True, remembered=False, lazy=False)
         opened = open_segments(generation, manifest)
         for reader in opened.readers:
             _check_segment(generation.path, reader)

@@ -11,7 +11,9 @@ from typing import Iterator
 import numpy as np
 
 from indexer.analysis import metadata_key
+from indexer.checksums import block_check
 from indexer.codec import (
+    ALL_ONES,
     FORMAT,
     LEX,
     LONGEST_FIXED_WIDTH_TERM,
@@ -63,6 +65,8 @@ class SegmentReader:
         with open(f"{prefix}.zdict", "rb") as f:
             self._dictionary = f.read()
         self._per_block = int(self.description["docs_per_block"])
+        # Large files opened with block checksums are checked where they are read (checksums.BlockCheck).
+        self._gaps_check, self._freqs_check, self._docs_check = (block_check(Path(f"{prefix}.{suffix}")) for suffix in ("gaps", "tf", "docs"))
 
     def _term_row(self, field: str, text: str, find=find_term) -> int | None:
         """The table row of a term of a field, or None."""
@@ -85,7 +89,13 @@ class SegmentReader:
             return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.uint8)
         at = row * self._width
         _, df, first, gaps_at, freq_at = self._table[at : at + 5].tolist()
-        return decode(self._gaps, gaps_at, df, first, self._exception_dtype.itemsize, self._freqs, freq_at)
+        exception_bytes = self._exception_dtype.itemsize
+        if self._gaps_check is not None:  # the gap bytes, and at most as many exceptions
+            self._gaps_check.check(self._gaps, gaps_at, gaps_at + (df - 1) * (1 + exception_bytes))
+        if self._freqs_check is not None and freq_at != ALL_ONES:
+            start = freq_at >> 1
+            self._freqs_check.check(self._freqs, start, start + ((df + 1) // 2 if freq_at & 1 else df))
+        return decode(self._gaps, gaps_at, df, first, exception_bytes, self._freqs, freq_at)
 
     def field_lengths(self, field: str) -> np.ndarray:
         return self.lengths[self.field_order.index(field)]
@@ -128,7 +138,11 @@ class SegmentReader:
         return {"lex": len(self._lex), "gaps": len(self._gaps), "tf": len(self._freqs)}
 
     def postings_of_rows(self, a: int, b: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Every posting of term rows [a, b), decoded in bulk (``codec.decode_rows``)."""
+        """Every posting of term rows [a, b), decoded in bulk (``codec.decode_rows``): a merge,
+        which first checks the large files whole."""
+        for check, data in ((self._gaps_check, self._gaps), (self._freqs_check, self._freqs)):
+            if check is not None:
+                check.check_all(data)
         return decode_rows(self.term_table()[a:b], self._gaps, self._freqs, self._exception_dtype.itemsize)
 
     def term_bytes(self, lo: int, hi: int) -> np.ndarray:
@@ -165,6 +179,8 @@ class SegmentReader:
 
     def _block(self, block: int) -> bytes:
         start, end = int(self._block_offsets[block]), int(self._block_offsets[block + 1])
+        if self._docs_check is not None:
+            self._docs_check.check(self._docs, start, end)
         if not self._dictionary:
             return zlib.decompress(self._docs[start:end])
         return zlib.decompressobj(zdict=self._dictionary).decompress(self._docs[start:end])

@@ -24,7 +24,6 @@ import json
 import multiprocessing
 import os
 import re
-import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -62,6 +61,7 @@ from indexer.store import (
     open_generation,
     open_segments,
     publish,
+    remove_if_never_published,
     remove_temporary_files,
     remove_unpublished,
     read_copy_origins,
@@ -374,7 +374,7 @@ class IndexWriter:
         try:
             self._lock.__enter__()
         except OSError as e:  # a read-only or full disk, no permission
-            self._remove_folder_if_created()
+            remove_if_never_published(self.index_dir, self._folder_existed)
             raise write_failed(self.index_dir, e, self._folder_existed) from None
         try:
             remove_stale_generations(self.index_dir)  # what a killed writer left behind
@@ -399,15 +399,9 @@ class IndexWriter:
             if exc_type is None:
                 raise
         if exc_type is not None:
-            self._remove_folder_if_created()
+            remove_if_never_published(self.index_dir, self._folder_existed)
             if isinstance(exc, OSError):
                 raise write_failed(self.index_dir, exc, self._folder_existed) from exc
-
-    def _remove_folder_if_created(self) -> None:
-        """A first build that failed leaves no folder behind (one that holds no published
-        generation would read as a damaged index)."""
-        if not self._folder_existed and live_generation_name(self.index_dir) is None:
-            shutil.rmtree(self.index_dir, ignore_errors=True)
 
     def live(self) -> Generation | None:
         """The generation this writer starts from: None for a new (or re-created) index."""

@@ -50,13 +50,6 @@ class TooManyRemovals(VnsearchError):
     exit_code = 7
 
 
-class UnreadableSource(VnsearchError):
-    """Not raised: the exit code of a run that could not read some source completely. The
-    run indexed what it could read and kept every article those files held before."""
-
-    exit_code = 6
-
-
 class WriteFailed(VnsearchError):
     """Writing the index failed (disk full, read-only, no permission, an I/O error): nothing
     was published, what the writer had started is removed, the previous index is live."""

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from indexer.near_duplicates import EMPTY, SIGNATURE_SCHEME, SIGNATURE_SIZE
+from indexer.near_duplicates import SIGNATURE_SCHEME, SIGNATURE_SIZE
 from indexer.codec import (
     ALL_ONES,
     DF,
@@ -88,10 +88,8 @@ def merge_segments(directory: Path, entries: list[dict], out_directory: Path, na
     lengths = np.hstack([np.asarray(r.lengths)[[r.field_order.index(f) for f in fields]][:, k] for r, k in zip(readers, keep)]) \
         if readers else np.zeros((len(fields), 0), dtype=np.uint32)
     save_array(f"{prefix}.len.npy", lengths.astype(np.uint16 if lengths.size == 0 or lengths.max() < 65536 else np.uint32))
-    # A segment of an older signature scheme gives EMPTY rows (near copies of nothing), not its
-    # signatures, which are of another size and are not compared (see SIGNATURE_SCHEME).
-    signatures = [np.asarray(r.signatures)[k] if r.signature_scheme == SIGNATURE_SCHEME else np.tile(EMPTY, (int(k.sum()), 1))
-                  for r, k in zip(readers, keep)]
+    # Signatures are copied, not made again: those of an older scheme become EMPTY rows.
+    signatures = [r.comparable_signatures()[k] for r, k in zip(readers, keep)]
     save_array(f"{prefix}.sig.npy", np.concatenate(signatures).reshape(docs, SIGNATURE_SIZE).astype(np.uint16))
     save_array(f"{prefix}.date.npy", np.concatenate([np.asarray(r.dates)[k] for r, k in zip(readers, keep)]).astype(np.int64))
     tables_out = {}

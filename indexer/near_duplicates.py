@@ -18,12 +18,12 @@ import numpy as np
 SIGNATURE_SIZE = 32
 NEAR_DUPLICATE_MATCHES = 20
 # Which signature() a segment's signatures were made with (its description says so): only
-# signatures of this scheme are compared (older ones stand as EMPTY: near copies of nothing). Scheme 1 mixed each shingle with (x·A + B) mod p for
-# A, B < 2³¹, which for most x never wraps and so keeps their order: most of the 8 minima were
-# the same shingle, the smallest, and two articles that shared one small trigram looked like
-# copies (72% of the pairs folded on VNTC had a word-trigram Jaccard below 0.2). Scheme 2 mixes
-# each slot with splitmix64, a bijection whose every output bit depends on every input bit, and
-# has 32 slots instead of 8.
+# signatures of this scheme are compared (older ones stand as EMPTY: near copies of nothing).
+# Scheme 1 mixed each shingle with (x·A + B) mod p for A, B < 2³¹, which for most x never
+# wraps and so keeps their order: most of the 8 minima were the same shingle, the smallest,
+# and two articles that shared one small trigram looked like copies (72% of the pairs folded
+# on VNTC had a word-trigram Jaccard below 0.2). Scheme 2 mixes each slot with splitmix64, a
+# bijection whose every output bit depends on every input bit, and has 32 slots instead of 8.
 SIGNATURE_SCHEME = 2
 _SEEDS = np.random.default_rng(20261125).integers(0, 1 << 64, SIGNATURE_SIZE, dtype=np.uint64)  # fixed across builds
 EMPTY = np.full(SIGNATURE_SIZE, 0xFFFF, dtype=np.uint16)

@@ -121,6 +121,15 @@ class SegmentReader:
         # Decode only the one document's line (JSON never has a raw newline inside).
         return json.loads(self._block(block).split(b"\n")[docnum % self._per_block])
 
+    def comparable_signatures(self) -> np.ndarray:
+        """The near-copy signature of every document, or EMPTY rows (near copies of nothing)
+        for a segment of an older signature scheme, which are not compared with anything:
+        they fold articles that merely share a trigram (see near_duplicates.SIGNATURE_SCHEME).
+        No near copies are folded in such a segment until the index is rebuilt."""
+        if self.signature_scheme == SIGNATURE_SCHEME:
+            return np.asarray(self.signatures)
+        return np.tile(EMPTY, (self.docs, 1))
+
     def term_table(self) -> np.ndarray:
         """The term table as rows of [LEX, DF, FIRST, GAPS, FREQS] (codec), with the extra row
         that ends the last term's bytes."""
@@ -246,11 +255,7 @@ class SegmentSet:
         """The near-duplicate signature of every document (indexer.near_duplicates); joined
         from the segments once, since a search may ask several times."""
         if self._signatures is None:
-            # Signatures of an older scheme are not compared with anything (they fold articles
-            # that merely share a trigram): no near copies are folded in such a segment until
-            # the index is rebuilt. See near_duplicates.SIGNATURE_SCHEME.
-            parts = [np.asarray(r.signatures) if r.signature_scheme == SIGNATURE_SCHEME else np.tile(EMPTY, (r.docs, 1))
-                     for r in self.readers]
+            parts = [r.comparable_signatures() for r in self.readers]
             self._signatures = np.concatenate(parts) if parts else np.zeros((0, SIGNATURE_SIZE), dtype=np.uint16)
         return self._signatures
 

@@ -71,8 +71,8 @@ from indexer.store import (
     Generation,
     WriterLock,
     _fsync_tree,
-    live_generation_name,
     generation_names,
+    remove_if_never_published,
     remove_temporary_files,
     remove_unpublished,
     _write_atomically,
@@ -196,8 +196,7 @@ def _locked(index_dir: Path, shards: int) -> Iterator[None]:
         with ExitStack() as stack:
             yield from _locked_in(stack, Path(index_dir), shards, existed)
     except BaseException:
-        if not existed and live_generation_name(Path(index_dir)) is None:
-            shutil.rmtree(index_dir, ignore_errors=True)  # a failed first build leaves no folder
+        remove_if_never_published(Path(index_dir), existed)
         raise
 
 

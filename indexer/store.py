@@ -90,11 +90,13 @@ def _published_by_sharded_index(shard_dir: Path) -> Generation | None:
     between, a shard's CURRENT names a generation that was never published (the next writer
     points it back), and this is what a reader of the shard alone must see meanwhile."""
     top_dir = shard_dir.parent
-    if not shard_dir.name.startswith("shard-") or not (top_dir / CURRENT).exists():
+    if not shard_dir.name.startswith("shard-"):
+        return None
+    name = live_generation_name(top_dir)
+    if name is None or not _GENERATION.match(name):
         return None
     try:
-        top = Generation(top_dir / (top_dir / CURRENT).read_text(encoding="utf-8").strip())
-        manifest = top.manifest()
+        manifest = Generation(top_dir / name).manifest()
     except (OSError, ValueError, NotAnIndex):
         return None  # the top level is the sharded reader's to judge
     if not is_sharded(manifest):
@@ -174,6 +176,13 @@ def remove_unpublished(index_dir: Path, existing: set[str]) -> None:
     for name in generation_names(index_dir) - existing - {live}:
         shutil.rmtree(index_dir / name, ignore_errors=True)
     remove_temporary_files(index_dir)
+
+
+def remove_if_never_published(index_dir: Path, existed: bool) -> None:
+    """After a first build failed: the folder it created goes too (one that holds no published
+    generation would read as a damaged index). Never raises."""
+    if not existed and live_generation_name(index_dir) is None:
+        shutil.rmtree(index_dir, ignore_errors=True)
 
 
 def remove_temporary_files(index_dir: Path) -> None:

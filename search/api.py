@@ -33,7 +33,7 @@ from search.rank import QueryTerms, build_query
 from search.results import MAX_RESULT_WINDOW, SORT_ORDERS, Article, Hit, SearchResults, make_hit  # noqa: F401
 from search.searcher import FACETS, RECENCY_HALF_LIFE_DAYS, RECENCY_WEIGHT, LocalSearcher, RankRequest, search_page  # noqa: F401
 from search.engine import Engine
-from search.snippets import make_snippet
+from search.snippets import marked_whole
 
 SEARCHABLE_FIELDS = ("title", "body")
 
@@ -321,7 +321,7 @@ class Index:
                 pass  # nothing to highlight in it: the article is shown plain
         hit = make_hit(stored, duplicates, 0, 0.0, QueryTerms(), 240)
         body = stored.get("body", "")
-        return Article(hit, make_snippet(body, terms, max(len(body), 1)), make_snippet(hit.title, terms, max(len(hit.title), 1)))
+        return Article(hit, marked_whole(body, terms), marked_whole(hit.title, terms))
 
     def suggest(self, text: str, refresh: bool = True) -> str | None:
         """A corrected query for a misspelt one ("Tỉnh ủyy" -> "Tỉnh ủy"), or None."""

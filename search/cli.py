@@ -27,8 +27,9 @@ from indexer.build import MAX_REMOVAL_SHARE, BuildSummary, available_cores, buil
 from indexer.schema import IndexSettings
 from indexer.store import default_index_dir
 from indexer.check import check_index
-from indexer.errors import QueryError, UnreadableSource, VnsearchError
+from indexer.errors import QueryError, VnsearchError
 from search.api import Index, SearchResults
+from search.snippets import Snippet
 
 app = typer.Typer(
     help="Vietnamese-aware full-text search for news archives.",
@@ -40,6 +41,8 @@ app = typer.Typer(
 EXIT_NO_HITS = 1
 EXIT_USAGE = 2
 EXIT_SKIPPED = 3
+# A source could not be read to the end: what it held was kept (README "Scheduled updates").
+EXIT_UNREADABLE_SOURCE = 6
 WIDTH = 80
 
 IndexOption = typer.Option(
@@ -99,7 +102,7 @@ def _run_writer(write, report: Optional[Path], as_json: bool, quiet: bool) -> No
             report_stream.close()
     _print_summary(summary, as_json, report, quiet)
     if summary.unreadable_sources:
-        raise typer.Exit(UnreadableSource.exit_code)
+        raise typer.Exit(EXIT_UNREADABLE_SOURCE)
     if summary.skipped:
         raise typer.Exit(EXIT_SKIPPED)
 
@@ -296,23 +299,26 @@ def _print_results(results: SearchResults, ix: Index) -> None:
     typer.echo(f"{at_least}{results.total:,} documents match; {shown} ({results.took_ms:.0f} ms)\n")
     for hit in results.hits:
         head = f"{hit.rank:>2}. "
-        on, off = ("\x1b[1;33m", "\x1b[0m\x1b[1m") if color else ("", "")
-        title = hit.title_marked.render("\x01", "\x02") if hit.title_marked is not None else hit.title
-        title = textwrap.fill(title, WIDTH, initial_indent=head, subsequent_indent=" " * len(head))
-        title = title.replace("\x01", on).replace("\x02", off)
+        # The highlight ends back in bold: the title is bold throughout.
+        title = _filled(hit.title_marked, hit.title, head, " " * len(head), color, after="\x1b[0m\x1b[1m")
         typer.echo(typer.style(title, bold=True) if color else title)
         details = [hit.source or "?", hit.date.strftime("%Y-%m-%d %H:%M") if hit.date else "no date", f"score {hit.score:.2f}", hit.id]
         typer.echo(textwrap.fill(" · ".join(details), WIDTH, initial_indent="    ", subsequent_indent="    "))
         copies = list(hit.duplicates) + [f"{c} (near copy)" for c in hit.near_duplicates]
         if copies:
             typer.echo(textwrap.fill("also in: " + ", ".join(copies), WIDTH, initial_indent="    ", subsequent_indent="      "))
-        # Wrap with placeholder marks (one character each), then turn them into colour or nothing.
-        marked = hit.snippet.render("\x01", "\x02")
-        wrapped = textwrap.fill(marked, WIDTH, initial_indent="    ", subsequent_indent="    ")
-        on, off = ("\x1b[1;33m", "\x1b[0m") if color else ("", "")
-        typer.echo(wrapped.replace("\x01", on).replace("\x02", off) + "\n")
+        typer.echo(_filled(hit.snippet, "", "    ", "    ", color) + "\n")
     if results.facets is not None:
         _print_facets(results.facets)
+
+
+def _filled(marked: Snippet | None, plain: str, first_indent: str, indent: str, color: bool, after: str = "\x1b[0m") -> str:
+    """Text wrapped to WIDTH, its highlights in colour on a terminal: wrapped with placeholder
+    marks (one character each), which then become colour or nothing. ``plain`` without marks."""
+    text = marked.render("\x01", "\x02") if marked is not None else plain
+    wrapped = textwrap.fill(text, WIDTH, initial_indent=first_indent, subsequent_indent=indent)
+    on, off = ("\x1b[1;33m", after) if color else ("", "")
+    return wrapped.replace("\x01", on).replace("\x02", off)
 
 
 def _print_facets(facets: dict[str, list[tuple[str, int]]], shown: int = 8) -> None:

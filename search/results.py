@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Iterator, Sequence
 
 from search.rank import QueryTerms
-from search.snippets import Snippet, make_snippet
+from search.snippets import Snippet, make_snippet, marked_whole
 
 SORT_ORDERS = ("relevance", "date")
 # How deep a search can page: hits past this rank are not served (Elasticsearch's
@@ -151,7 +151,7 @@ def make_hit(stored: dict, duplicates: dict, rank: int, score: float, terms: Que
         score=score,
         title=title,
         snippet=make_snippet(stored.get("body", ""), terms, snippet_chars),
-        title_marked=make_snippet(title, terms, max(len(title), 1)) if terms.exact or terms.folded else None,
+        title_marked=marked_whole(title, terms) if terms.exact or terms.folded else None,
         source=stored.get("source"),
         date=datetime.fromisoformat(stored["date"]) if stored.get("date") else None,
         category=stored.get("category"),

@@ -185,6 +185,11 @@ def make_snippet(text: str, terms: QueryTerms, max_chars: int = 240) -> Snippet:
     )
 
 
+def marked_whole(text: str, terms: QueryTerms) -> Snippet:
+    """All of ``text`` (a title, an article read in full) with the query's words marked."""
+    return make_snippet(text, terms, max(len(text), 1))
+
+
 def _snippet_of(text: str, terms: QueryTerms, max_chars: int) -> Snippet:
     syllables, codes = _analyse(text)
     if not syllables.starts:

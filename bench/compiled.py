@@ -2,7 +2,8 @@
 
 Same index, same queries, in one run: each query is answered with the compiled core and with
 the NumPy reference of every compiled loop (SegmentReader.postings_reference,
-search.engine.bm25_reference and add_best_reference) in turn, alternating which goes
+search.engine.bm25_reference, add_best_reference, and exhaustive NumPy scoring for
+the compiled MaxScore top_k) in turn, alternating which goes
 first, so both see the same machine. Each has an Index of its own, so that the engine's caches
 (postings and scores of terms met before) fill the same way for both, as in a server. Every
 answer pair is compared (ids and float32 scores): the "different" column must be 0.
@@ -39,6 +40,8 @@ LOOPS = [
     (engine._scoring, "add_best", engine._scoring.add_best, engine.add_best_reference),
     (engine, "bm25", engine.bm25, engine.bm25_reference),
     (SegmentReader, "postings", SegmentReader.postings, SegmentReader.postings_reference),
+    # None: score every document with NumPy (Engine.scores, Engine.top), the oracle of top_k
+    (engine.Engine, "top_pruned", engine.Engine.top_pruned, lambda *args: None),
 ]
 COMPILED, NUMPY = "compiled", "numpy"
 

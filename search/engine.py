@@ -1,10 +1,14 @@
-"""Query evaluation: BM25 over the index's postings, vectorised with NumPy.
+"""Query evaluation: BM25 over the index's postings.
 
 Whoosh's matcher tree is not used to score: for a title-length Vietnamese query (a dozen
 syllables, several of them in most documents) it walks every posting through Python method
 calls — 13 s per query on the 84k-article VNTC index. Here each term's postings are read from
-the memory-mapped segments as arrays (and kept in an LRU cache), and the query is scored as
-array arithmetic over all documents at once.
+the memory-mapped segments as arrays (and kept in an LRU cache). The top k by relevance is
+found by compiled code, document at a time with block-max MaxScore (``Engine.top_pruned``,
+``top_k`` in search/_scoring.c), which skips the documents that cannot enter it; where every
+match needs a score (date order, the recency boost, facets) the query is scored as NumPy
+array arithmetic over all documents at once (``Engine.scores``), which is also the oracle
+the compiled path is tested against.
 
 The query is a small tree of ``Node`` objects built by ``search.rank``:
 
@@ -137,6 +141,17 @@ def bm25_reference(docs: np.ndarray, freqs: np.ndarray, lengths: np.ndarray, ave
     return (idf * freqs * (k1 + 1.0) / (freqs + norm)).astype(np.float32)
 
 
+def block_maxima_reference(docs: np.ndarray, scores: np.ndarray, block: int, size: int) -> np.ndarray:
+    """What ``search._scoring.block_maxima`` computes, in NumPy: the largest of ``scores`` in
+    each window of ``block`` document numbers, 0 where none; the oracle of its tests."""
+    out = np.zeros(-(-size // block), dtype=np.float32)
+    if docs.size:
+        window = docs // block
+        starts = np.flatnonzero(np.concatenate(([True], window[1:] != window[:-1])))
+        out[window[starts]] = np.maximum.reduceat(scores, starts)
+    return out
+
+
 def query_terms(node: "Node") -> set[tuple[str, str]]:
     """Every (field, term) a query tree looks up."""
     if isinstance(node, Term):
@@ -180,9 +195,7 @@ class Engine:
         self._scores: LRUCache[tuple[np.ndarray, np.ndarray]] = LRUCache(
             self.CACHE_TERMS, lambda pair: pair[0].nbytes + pair[1].nbytes, self.CACHE_BYTES)
         self._dense: LRUCache[np.ndarray] = LRUCache(self.CACHE_TERMS, lambda dense: dense.nbytes, self.DENSE_CACHE_BYTES)
-        self.blocks = -(-self.size // self.BLOCK)
-        self._block_bounds: LRUCache[tuple[np.ndarray, np.ndarray]] = LRUCache(
-            self.CACHE_TERMS, lambda pair: pair[0].nbytes + pair[1].nbytes, self.CACHE_BYTES)
+        self._block_maxima: LRUCache[np.ndarray] = LRUCache(self.CACHE_TERMS, lambda a: a.nbytes, self.CACHE_BYTES)
 
     # -- data -----------------------------------------------------------------------------------
 
@@ -226,9 +239,10 @@ class Engine:
     def _read_postings(self, fieldname: str, text: str) -> _Postings:
         docs, freqs = self.segments.postings(fieldname, text)
         result = _Postings(docs, freqs.astype(np.float32))
-        keep = self.live[result.docs]
-        if not keep.all():
-            result = _Postings(result.docs[keep], result.freqs[keep])
+        if self.documents < self.size:  # some are deleted
+            keep = self.live[result.docs]
+            if not keep.all():
+                result = _Postings(result.docs[keep], result.freqs[keep])
         return result
 
     # -- scoring --------------------------------------------------------------------------------
@@ -269,26 +283,22 @@ class Engine:
         dense[docs] = unit
         return dense
 
-    def scores(self, node: Node, blocks: np.ndarray | None = None) -> np.ndarray:
-        """Dense score of every document for a scoring node (only of the documents in
-        ``blocks``, when given: elsewhere 0)."""
+    def scores(self, node: Node) -> np.ndarray:
+        """Dense score of every document for a scoring node: the exhaustive evaluation, used
+        where every match needs a score (date order, the recency boost, facets) and as the
+        oracle of ``top_pruned``."""
         out = np.zeros(self.size, dtype=np.float32)
-        self.add_scores(node, out, blocks)
+        self.add_scores(node, out)
         return out
 
-    def add_scores(self, node: Node, out: np.ndarray, blocks: np.ndarray | None = None) -> None:
-        """Add ``node``'s scores into ``out``, touching only the documents that have them
-        (and of those, only the documents in ``blocks``, sorted block numbers, when given).
+    def add_scores(self, node: Node, out: np.ndarray) -> None:
+        """Add ``node``'s scores into ``out``, touching only the documents that have them.
 
         A title-length query has a hundred terms; making a dense array for each of them over
-        all documents cost more than reading their postings. Scores within blocks are the
-        same numbers as without: each document's terms are added in the same order.
+        all documents cost more than reading their postings. The order of the float32
+        additions per document is the one ``top_k`` (search/_scoring.c) follows.
         """
-        if isinstance(node, Term) and blocks is not None:
-            docs, unit = self.unit_scores(node.field, node.text, node.k1, node.b)
-            at = self._postings_in(node, blocks)
-            out[docs[at]] += unit[at] * np.float32(node.boost)
-        elif isinstance(node, Term):
+        if isinstance(node, Term):
             docs, unit = self.unit_scores(node.field, node.text, node.k1, node.b)
             if docs.size > self.DENSE_SHARE * self.size:
                 key = (node.field, node.text, *self._bm25_parameters(node.k1, node.b))
@@ -298,13 +308,11 @@ class Engine:
                 out[docs] += unit * np.float32(node.boost)  # a term's documents are distinct, so += adds each once
         elif isinstance(node, Sum):
             for child in node.children:
-                self.add_scores(child, out, blocks)
+                self.add_scores(child, out)
         elif isinstance(node, Best) and len(node.children) == 1:
-            self.add_scores(node.children[0], out, blocks)
+            self.add_scores(node.children[0], out)
         elif isinstance(node, Best) and all(isinstance(c, Term) for c in node.children):
             parts = [self.term_scores(child) for child in node.children]
-            if blocks is not None:
-                parts = [(d[at], sc[at]) for (d, sc), at in zip(parts, (self._postings_in(c, blocks) for c in node.children))]
             # The compiled merge of the alternatives (add_best_reference says what it computes).
             _scoring.add_best(out, [np.ascontiguousarray(d, dtype=np.int32) for d, _ in parts],
                               [np.ascontiguousarray(sc, dtype=np.float32) for _, sc in parts], node.tiebreak)
@@ -312,12 +320,12 @@ class Engine:
             best = np.zeros(self.size, dtype=np.float32)
             total = np.zeros(self.size, dtype=np.float32)
             for child in node.children:
-                s = self.scores(child, blocks)
+                s = self.scores(child)
                 np.maximum(best, s, out=best)
                 total += s
             out += best + node.tiebreak * (total - best)
         elif isinstance(node, Gate):
-            out += np.where(self.matches(node.condition), self.scores(node.scored, blocks), np.float32(0))
+            out += np.where(self.matches(node.condition), self.scores(node.scored), np.float32(0))
         else:
             raise TypeError(f"{type(node).__name__} does not score")
 
@@ -339,103 +347,61 @@ class Engine:
             mask |= self.matches(child)
         return mask
 
-    # -- top k with block-max bounds ----------------------------------------------------------
+    # -- top k, document at a time with MaxScore ---------------------------------------------
 
-    # Documents are grouped in blocks of BLOCK consecutive numbers. For each term the best
-    # score it gives in each block is kept (cached with its scores), and a query's bound in a
-    # block is the sum of its terms' bests there. Blocks are scored exactly in falling order of
-    # bound until the k-th best score found beats every bound left (Lucene's and tantivy's
-    # block-max idea, applied a batch of blocks at a time so that the work stays in NumPy).
-    BLOCK = 128
-    FIRST_BLOCKS = 16
-    # After the first batch: if more than this share of the blocks left could still hold a
-    # top-k document (a long query of common words), scoring everything is cheaper.
-    GIVE_UP_SHARE = 0.5
-    # A query with more terms than this (four syllables or more, each looked up as exact,
-    # folded and opening terms, with bigrams) almost never leaves blocks to skip: its bounds
-    # add up many common words (bench/pruning_bounds.py). It is scored exhaustively at once.
-    PRUNE_MAX_TERMS = 24
-
-    def _postings_in(self, term: Term, blocks: np.ndarray) -> np.ndarray:
-        """Positions in a term's postings of its documents in ``blocks`` (sorted)."""
-        offsets, _ = self._term_blocks(term)
-        starts, ends = offsets[blocks], offsets[blocks + 1]
-        lengths = ends - starts
-        total = int(lengths.sum())
-        if total == 0:
-            return np.zeros(0, dtype=np.int64)
-        # Concatenated ranges [start, end) of every block, without a Python loop.
-        return np.arange(total, dtype=np.int64) + np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
-
-    def _term_blocks(self, term: Term) -> tuple[np.ndarray, np.ndarray]:
-        """(where each block starts in the term's postings, the term's best score at boost 1
-        in each block)."""
-        k1, b = self._bm25_parameters(term.k1, term.b)
-
-        def compute() -> tuple[np.ndarray, np.ndarray]:
-            docs, unit = self.unit_scores(term.field, term.text, k1, b)
-            edges = np.arange(self.blocks + 1, dtype=np.int64) * self.BLOCK
-            offsets = np.searchsorted(docs, edges).astype(np.int64)
-            best = np.zeros(self.blocks, dtype=np.float64)
-            filled = offsets[1:] > offsets[:-1]
-            if docs.size:
-                best[filled] = np.maximum.reduceat(unit, offsets[:-1][filled])
-            return offsets, best
-
-        return self._block_bounds.get_or_compute((term.field, term.text, k1, b), compute)
-
-    def bounds(self, node: Node) -> np.ndarray:
-        """An upper bound of ``node``'s score in each block."""
-        if isinstance(node, Term):
-            return self._term_blocks(node)[1] * node.boost
-        if isinstance(node, Gate):
-            return self.bounds(node.scored)
-        # Sum adds its children; Best (the best plus tiebreak ≤ 1 times the others, all ≥ 0)
-        # is at most their sum.
-        total = np.zeros(self.blocks, dtype=np.float64)
-        for child in node.children:
-            total += self.bounds(child)
-        return total
+    # Windows of this many document numbers: each term's best score in each is what bounds it
+    # there (Lucene keeps such "impacts" per block of 128 postings). Smaller windows bound more
+    # tightly and cost more bookkeeping; bench/speed.py measured 512 best on VNTC.
+    BLOCK = 512
+    # When pruning skipped documents, the matches are counted apart up to this many, then
+    # reported as "at least" (Elasticsearch's track_total_hits; the deepest page a search
+    # serves is the 10,000th hit).
+    TRACK_TOTAL = 10_000
 
     def top_pruned(self, node: Node, allowed: np.ndarray | None, want: int) -> tuple[np.ndarray, np.ndarray, int, bool] | None:
-        """The best ``want`` documents for a scoring node, as ``top`` ranks them, scoring only
-        the blocks that can hold one: (documents, the dense scores, matches counted, whether
-        that count is every match). None when pruning would not pay (see PRUNE_MAX_TERMS and
-        GIVE_UP_SHARE)."""
-        if len(query_terms(node)) > self.PRUNE_MAX_TERMS:
+        """The best ``want`` documents for a scoring node, as ``top`` ranks ``scores(node)``:
+        (documents, their scores, matches counted, whether that count is every match).
+
+        Compiled (``top_k`` in search/_scoring.c): the tree is evaluated one document at a time
+        in windows of ``BLOCK`` numbers, and terms whose best score in a window cannot lift a
+        document into the top ``want`` stop proposing documents there (block-max MaxScore).
+        So a pasted headline's common syllables, each in most of the archive, are only looked
+        up for the documents its rarer words propose. The scores are the float32 values
+        ``scores`` gives, bit for bit; ``scores`` and ``top`` are its oracle in the tests.
+        None when a tree's bound would not hold (a negative boost, a tiebreak outside 0..1):
+        then every document is scored.
+        """
+        try:
+            tree = _FlatTree.of(node, self)
+        except _Unbounded:
             return None
-        # Float32 sums may round above the float64 bound by a few units in the last place.
-        bound = self.bounds(node) * (1 + 1e-4) + 1e-6
-        if allowed is not None:
-            bound[~np.logical_or.reduceat(allowed, np.arange(self.blocks) * self.BLOCK)] = 0
-        candidates = np.flatnonzero(bound > 0)
-        order = candidates[np.argsort(-bound[candidates], kind="stable")]
-        out = np.zeros(self.size, dtype=np.float32)
-        region: list[np.ndarray] = []
-        done, batch, kth = 0, self.FIRST_BLOCKS, None
-        matched = np.zeros(0, dtype=np.int64)
-        while done < order.size:
-            new = np.sort(order[done : done + batch])
-            done += new.size
-            self.add_scores(node, out, new)
-            region.append((new[:, None] * self.BLOCK + np.arange(self.BLOCK)).ravel())
-            docs = np.concatenate(region)
-            docs = docs[docs < self.size]
-            keep = (out[docs] > 0) & self.live[docs]
-            if allowed is not None:
-                keep &= allowed[docs]
-            matched = docs[keep]
-            if matched.size >= want:
-                kth = np.partition(out[matched], matched.size - want)[matched.size - want]
-                left = bound[order[done:]]
-                if left.size == 0 or kth > left[0]:
-                    break  # no block left can hold a document scoring as high: all found
-                if done == min(self.FIRST_BLOCKS, order.size) and np.count_nonzero(left >= kth) > self.GIVE_UP_SHARE * self.blocks:
-                    return None
-            batch *= 2
-        selected = matched if kth is None else matched[out[matched] >= kth]
-        ranked = selected[np.lexsort((selected, -out[selected]))][:want]
-        return ranked, out, int(matched.size), done == order.size
+        out_docs, out_scores = np.empty(want, dtype=np.int32), np.empty(want, dtype=np.float32)
+        flags = None if allowed is None else np.ascontiguousarray(allowed, dtype=bool).view(np.uint8)
+        found, matched, exact = _scoring.top_k(
+            tree.kinds, tree.firsts, tree.counts, tree.children, tree.leaf_of, tree.tiebreaks, tree.docs, tree.scores,
+            tree.boosts, tree.block_maxima, tree.bound_boosts, self.BLOCK, flags, self.size, out_docs, out_scores)
+        if not exact:
+            # Documents were skipped uncounted: count the matches apart, up to TRACK_TOTAL.
+            union, complete = _scoring.count_union(tree.counted, flags, self.size, self.TRACK_TOTAL)
+            if complete and tree.covered:
+                matched, exact = union, True
+            else:
+                matched = max(matched, union)
+        return out_docs[:found], out_scores[:found], matched, bool(exact)
+
+    def block_maxima(self, fieldname: str, text: str, k1: float | None = None, b: float | None = None) -> np.ndarray:
+        """A term's best BM25 score at boost 1 in each window of ``BLOCK`` document numbers
+        (0 where it has no document), cached with its scores: its bounds for ``top_pruned``.
+        Compiled; ``block_maxima_reference`` is the same in NumPy."""
+        k1, b = self._bm25_parameters(k1, b)
+
+        def compute() -> np.ndarray:
+            docs, unit = self.unit_scores(fieldname, text, k1, b)
+            out = np.empty(-(-self.size // self.BLOCK), dtype=np.float32)
+            _scoring.block_maxima(out, docs, unit, self.BLOCK)
+            return out
+
+        return self._block_maxima.get_or_compute((fieldname, text, k1, b, self.BLOCK), compute)
 
     def matched(self, scores: np.ndarray, allowed: np.ndarray | None) -> np.ndarray:
         """The live documents that score and are allowed."""
@@ -470,3 +436,111 @@ class Engine:
         order = np.lexsort((candidates, -scores[candidates]))
         return candidates[order][offset:want], total
 
+
+
+class _Unbounded(Exception):
+    """A query tree whose score the sum of its terms' best scores does not bound."""
+
+
+# Node kinds of search/_scoring.c's top_k.
+_TERM, _SUM, _BEST, _ALL_OF, _GATE, _BEST_TERMS = range(6)
+
+
+@dataclass
+class _FlatTree:
+    """A query tree as the arrays ``top_k`` reads: nodes in preorder (the root first, every
+    child after its parent), each node's children contiguous in ``children``; a leaf per term
+    occurrence, with its postings, BM25 scores at boost 1, boost and block maxima."""
+
+    kinds: np.ndarray
+    firsts: np.ndarray
+    counts: np.ndarray
+    children: np.ndarray
+    leaf_of: np.ndarray
+    tiebreaks: np.ndarray
+    docs: list[np.ndarray]
+    scores: list[np.ndarray]
+    boosts: np.ndarray
+    block_maxima: list[np.ndarray]
+    bound_boosts: np.ndarray  # the boost, or 0 for a term that only restricts (a Gate's condition)
+    # The postings of the terms that score outside any Gate, largest first: a document in any
+    # of them scores > 0. ``covered``: every term that scores inside a Gate is one of them, so
+    # their union is every match.
+    counted: list[np.ndarray]
+    covered: bool
+
+    @staticmethod
+    def of(root: Node, engine: Engine) -> "_FlatTree":
+        kinds: list[int] = []
+        firsts: list[int] = []
+        counts: list[int] = []
+        leaf_of: list[int] = []
+        tiebreaks: list[float] = []
+        children: list[int] = []
+        docs: list[np.ndarray] = []
+        scores: list[np.ndarray] = []
+        boosts: list[float] = []
+        block_maxima: list[np.ndarray] = []
+        bound_boosts: list[float] = []
+        ungated: dict[tuple, np.ndarray] = {}
+        gated: set[tuple] = set()
+        UNGATED, GATED, CONDITION = range(3)
+
+        def visit(node: Node, role: int) -> int:
+            at = len(kinds)
+            kinds.append(_TERM)
+            firsts.append(0)
+            counts.append(0)
+            leaf_of.append(-1)
+            tiebreaks.append(0.0)
+            if isinstance(node, Term):
+                if not node.boost >= 0:
+                    raise _Unbounded
+                postings, unit = engine.unit_scores(node.field, node.text, node.k1, node.b)
+                leaf_of[at] = len(docs)
+                docs.append(postings)
+                scores.append(unit)
+                boosts.append(node.boost)
+                block_maxima.append(engine.block_maxima(node.field, node.text, node.k1, node.b))
+                bound_boosts.append(0.0 if role == CONDITION else node.boost)
+                if node.boost > 0 and role != CONDITION:
+                    key = (node.field, node.text, node.k1, node.b)
+                    if role == UNGATED:
+                        ungated[key] = postings
+                    else:
+                        gated.add(key)
+                return at
+            if isinstance(node, Gate):
+                parts, kind = (node.condition, node.scored), _GATE
+                roles = (CONDITION, CONDITION if role == CONDITION else GATED)
+            elif isinstance(node, AllOf):
+                if role != CONDITION:
+                    raise TypeError("AllOf does not score")
+                parts, kind, roles = node.children, _ALL_OF, (CONDITION,) * len(node.children)
+            elif isinstance(node, Best):
+                if not 0 <= node.tiebreak <= 1:
+                    raise _Unbounded
+                parts, roles = node.children, (role,) * len(node.children)
+                if len(parts) == 1:
+                    kind = _SUM  # a Best of one adds its child, as a Sum of one does
+                elif all(isinstance(c, Term) for c in parts):
+                    kind = _BEST_TERMS
+                else:
+                    kind = _BEST
+                tiebreaks[at] = node.tiebreak
+            elif isinstance(node, Sum):
+                parts, kind, roles = node.children, _SUM, (role,) * len(node.children)
+            else:
+                raise TypeError(f"{type(node).__name__} is not a query node")
+            kinds[at] = kind
+            ids = [visit(child, r) for child, r in zip(parts, roles)]
+            firsts[at], counts[at] = len(children), len(ids)
+            children.extend(ids)
+            return at
+
+        visit(root, UNGATED)
+        i32 = lambda values: np.asarray(values, dtype=np.int32)  # noqa: E731
+        return _FlatTree(i32(kinds), i32(firsts), i32(counts), i32(children), i32(leaf_of),
+                         np.asarray(tiebreaks, dtype=np.float32), docs, scores, np.asarray(boosts, dtype=np.float32),
+                         block_maxima, np.asarray(bound_boosts, dtype=np.float32),
+                         sorted(ungated.values(), key=len, reverse=True), gated <= ungated.keys())

@@ -130,13 +130,14 @@ def rank_documents(segments: SegmentSet, engine: Engine, request: RankRequest, n
         until = parse_day(request.until, end=True) if request.until else None
         masks.append(_date_range_mask(segments.dates(), since, until))
     allowed = np.logical_and.reduce(masks) if masks else None
-    # The top k by relevance skips the blocks of documents that cannot enter it; date order,
+    # The top k by relevance skips the documents that cannot enter it (MaxScore); date order,
     # the recency boost and facets need every matching document scored.
     pruned = None
     if request.sort == "relevance" and not request.recent and not request.facets:
         pruned = engine.top_pruned(built.scored, allowed, request.want)
+    facet_counts = None
     if pruned is not None:
-        docnums, scores, total, exact = pruned
+        docnums, doc_scores, total, exact = pruned
     else:
         exact = True
         scores = engine.scores(built.scored)
@@ -146,9 +147,11 @@ def rank_documents(segments: SegmentSet, engine: Engine, request: RankRequest, n
             docnums, total = engine.newest(segments.dates(), scores, allowed, request.want)
         else:
             docnums, total = engine.top(scores, allowed, request.want)
+        doc_scores = scores[docnums]
+        if request.facets:
+            facet_counts = _facets(segments, engine.matched(scores, allowed))
     dates, signatures = segments.dates(), segments.signatures()
-    documents = [RankedDocument(part, int(d), float(scores[d]), int(dates[d]), signatures[d]) for d in docnums]
-    facet_counts = _facets(segments, engine.matched(scores, allowed)) if request.facets else None
+    documents = [RankedDocument(part, int(d), float(s), int(dates[d]), signatures[d]) for d, s in zip(docnums, doc_scores)]
     return Ranked(documents, total, facet_counts, exact)
 
 

@@ -30,6 +30,12 @@ from indexer.near_duplicates import EMPTY, SIGNATURE_SCHEME, SIGNATURE_SIZE
 __all__ = ["SegmentReader", "SegmentSet", "deleted_docs"]
 
 
+# The postings of a term a segment does not have (read-only: shared by every such answer).
+_NO_DOCS = np.zeros(0, dtype=np.int32)
+_NO_FREQS = np.zeros(0, dtype=np.uint8)
+_NO_DOCS.flags.writeable = _NO_FREQS.flags.writeable = False
+
+
 class SegmentReader:
     """One segment opened for reading; arrays are memory-mapped, documents read on demand."""
 
@@ -75,18 +81,20 @@ class SegmentReader:
             return None
         return find(self._lex, self._table, self._width, bounds[0], bounds[1], text.encode("utf-8"))
 
-    def postings(self, field: str, text: str) -> tuple[np.ndarray, np.ndarray]:
-        """(document numbers, frequencies) of a term in a field; empty arrays if absent."""
-        return self._postings(field, text, find_term, decode_postings)
+    def postings(self, field: str, text: str, offset: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """(document numbers + ``offset``, frequencies) of a term in a field; empty arrays if
+        absent. (The offset is added as the gaps are summed: a set of segments numbers its
+        documents one segment after another.)"""
+        return self._postings(field, text, offset, find_term, decode_postings)
 
-    def postings_reference(self, field: str, text: str) -> tuple[np.ndarray, np.ndarray]:
+    def postings_reference(self, field: str, text: str, offset: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """``postings`` through the codec's NumPy references: the oracle of the compiled ones."""
-        return self._postings(field, text, find_term_reference, decode_postings_reference)
+        return self._postings(field, text, offset, find_term_reference, decode_postings_reference)
 
-    def _postings(self, field: str, text: str, find, decode) -> tuple[np.ndarray, np.ndarray]:
+    def _postings(self, field: str, text: str, offset: int, find, decode) -> tuple[np.ndarray, np.ndarray]:
         row = self._term_row(field, text, find)
         if row is None:
-            return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.uint8)
+            return _NO_DOCS, _NO_FREQS
         at = row * self._width
         _, df, first, gaps_at, freq_at = self._table[at : at + 5].tolist()
         exception_bytes = self._exception_dtype.itemsize
@@ -95,7 +103,7 @@ class SegmentReader:
         if self._freqs_check is not None and freq_at != ALL_ONES:
             start = freq_at >> 1
             self._freqs_check.check(self._freqs, start, start + ((df + 1) // 2 if freq_at & 1 else df))
-        return decode(self._gaps, gaps_at, df, first, exception_bytes, self._freqs, freq_at)
+        return decode(self._gaps, gaps_at, df, first + offset, exception_bytes, self._freqs, freq_at)
 
     def field_lengths(self, field: str) -> np.ndarray:
         return self.lengths[self.field_order.index(field)]
@@ -204,6 +212,7 @@ class SegmentSet:
         self.entries = entries
         self.readers = [SegmentReader(self.directory, e["name"]) for e in entries]
         self.offsets = np.cumsum([0] + [r.docs for r in self.readers], dtype=np.int64)
+        self._offsets = self.offsets.tolist()
         self.size = int(self.offsets[-1])
         self.live = np.ones(self.size, dtype=bool)
         for entry, reader, offset in zip(entries, self.readers, self.offsets):
@@ -221,6 +230,7 @@ class SegmentSet:
         joined.entries = [e for p in parts for e in p.entries]
         joined.readers = [r for p in parts for r in p.readers]
         joined.offsets = np.cumsum([0] + [r.docs for r in joined.readers], dtype=np.int64)
+        joined._offsets = joined.offsets.tolist()
         joined.size = int(joined.offsets[-1])
         joined.live = np.concatenate([p.live for p in parts]) if parts else np.ones(0, dtype=bool)
         joined._dates = joined._signatures = None
@@ -228,17 +238,11 @@ class SegmentSet:
 
     def postings(self, field: str, text: str) -> tuple[np.ndarray, np.ndarray]:
         """Global (document numbers, frequencies) of a term, deleted documents included."""
-        if len(self.readers) == 1:
-            return self.readers[0].postings(field, text)
-        docs, freqs = [], []
-        for reader, offset in zip(self.readers, self.offsets):
-            d, f = reader.postings(field, text)
-            if d.size:
-                docs.append(d + np.int32(offset))
-                freqs.append(f)
-        if not docs:
-            return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.uint8)
-        return np.concatenate(docs), np.concatenate(freqs)
+        parts = [part for part in (reader.postings(field, text, offset) for reader, offset in zip(self.readers, self._offsets))
+                 if part[0].size]
+        if len(parts) < 2:
+            return parts[0] if parts else (_NO_DOCS, _NO_FREQS)
+        return np.concatenate([d for d, _ in parts]), np.concatenate([f for _, f in parts])
 
     def field_lengths(self, field: str) -> np.ndarray:
         return np.concatenate([r.field_lengths(field) for r in self.readers]) if self.readers else np.zeros(0, dtype=np.uint32)

@@ -27,6 +27,7 @@ from indexer.phonology import (
     TONE_MARKS,
     canonical_spelling,
     canonical_tone,
+    fold_code_points,
     fold_diacritics,
     fold_keeping_offsets,
     metadata_key,
@@ -34,14 +35,22 @@ from indexer.phonology import (
     place_tone,
 )
 from indexer.terms import TERM_KEYS, BatchTerms, DocumentTerms, FamilyTerms, TermKeys, batch_terms, document_terms
-from indexer.tokenizer import TOKENIZER, RawToken, VietnameseTokenizer, codes_in, gaps_and_syllables, syllable_spans
+from indexer.tokenizer import (
+    TOKENIZER,
+    RawToken,
+    VietnameseTokenizer,
+    codes_in,
+    gaps_and_syllables,
+    is_plain_text,
+    syllable_spans,
+)
 
 __all__ = [
     "ANALYZER_VERSION", "TERM_KEYS", "TONE_MARKS", "BatchTerms", "DocumentTerms", "FamilyTerms", "FoldDiacriticsFilter",
     "RawToken", "SpellingVariantFilter", "SyllableBigramFilter", "TermKeys", "ToneMarkFilter", "VietnameseTokenizer",
     "analyze", "batch_terms", "canonical_spelling", "canonical_tone", "codes_in", "document_terms", "exact_analyzer",
-    "fold_diacritics", "fold_keeping_offsets", "folded_analyzer", "folded_bigram_analyzer", "gaps_and_syllables",
-    "metadata_key", "normalize_term", "place_tone", "syllable_spans",
+    "fold_code_points", "fold_diacritics", "fold_keeping_offsets", "folded_analyzer", "folded_bigram_analyzer",
+    "gaps_and_syllables", "is_plain_text", "metadata_key", "normalize_term", "place_tone", "syllable_spans",
 ]
 
 # Bump whenever the tokens produced for a text, or the indexed fields, change: indexes record

@@ -280,10 +280,16 @@ _OUTSIDE_PLAIN_TEXT = re.compile(rf"[^{_LATIN}0-9{_PLAIN_PUNCTUATION}]")
 _DOT_IN_WORD = re.compile(r"[^\W_]\.[^\W_]")
 
 
+def is_plain_text(text: str) -> bool:
+    """Only Latin letters, ASCII digits, white space and common punctuation: the text whose
+    syllables the pattern (and search._text) find as ICU does."""
+    return _OUTSIDE_PLAIN_TEXT.search(text) is None
+
+
 def gaps_and_syllables(text: str) -> tuple[list[str], list[str]]:
     """The syllables of ``text`` (as ``VietnameseTokenizer.syllables`` finds them) and the
     text before each one, back to the previous syllable."""
-    if _OUTSIDE_PLAIN_TEXT.search(text):
+    if not is_plain_text(text):
         gaps, words = [], []
         prev_end = 0
         for word, start, end in TOKENIZER.syllables(text):

@@ -7,20 +7,37 @@ the most of them standing together — is cut at word boundaries. Highlights are
 original text, so "Tỉnh uỷ" is highlighted as written even when the query was "tinh uy".
 
 Only a region of a long text is analysed: the places where the query's syllables may occur
-are first found with one regular expression over a folded copy of the text (same offsets),
-and the passage is chosen within the densest of them. Analysing whole articles for ten hits
-was most of a query's time.
+are first found over a folded copy of the text (same offsets), and the passage is chosen
+within the densest of them. Analysing whole articles for ten hits was most of a query's time.
+
+Texts of Latin letters, digits and common punctuation (nearly every news article) are scanned
+by compiled code (search/_text.c): their syllables, as the tokenizer finds them, and the words
+whose folded form may be a query syllable (by hash, then compared); only those few words are
+normalised in Python. Other texts go through ICU and regular expressions
+(``make_snippet_reference``), which is also the oracle the compiled path is tested against.
 """
 
 from __future__ import annotations
 
 import html
 import re
+from bisect import bisect_left, bisect_right
 import unicodedata
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
-from indexer.analysis import codes_in, fold_diacritics, fold_keeping_offsets, normalize_term, syllable_spans
+import numpy as np
+
+from indexer.analysis import (
+    codes_in,
+    fold_code_points,
+    fold_diacritics,
+    fold_keeping_offsets,
+    is_plain_text,
+    normalize_term,
+    syllable_spans,
+)
+from search import _text  # compiled by pip install; no slow fallback (README "Design notes")
 from search.rank import QueryTerms
 
 ANSI_HIGHLIGHT = ("\x1b[1;33m", "\x1b[0m")
@@ -65,17 +82,23 @@ class Snippet:
         return [self.text[s:e] for s, e in self.highlights]
 
 
-def _matches(forms: list[str], folds: list[str], terms: QueryTerms) -> list[bool]:
-    """Which tokens (by canonical and folded form) to highlight: exact matches, and folded ones
-    where they are what matched."""
+def _matches(syllables: "_Syllables", terms: QueryTerms) -> list[bool]:
+    """Which syllables (by canonical and folded form) to highlight: exact matches, and folded
+    ones where they are what matched. Only ``syllables.candidates`` are looked at when known."""
+    forms, folds = syllables.forms, syllables.folds
+    at = syllables.candidates if syllables.candidates is not None else range(len(forms))
+    hits = [False] * len(forms)
     if not terms.accented:
-        return [f in terms.folded for f in folds]
-    exact = [f in terms.exact for f in forms]
+        for k in at:
+            hits[k] = folds[k] in terms.folded
+        return hits
     # With diacritics typed, a folded-only match ("hóa" for "hòa") is highlighted only for
     # query syllables that have no exact match in this text: that is how the document matched.
-    exact_found = {f for f, hit in zip(forms, exact) if hit}
+    exact_found = {forms[k] for k in at if forms[k] in terms.exact}
     missing = {fold_diacritics(e) for e in terms.exact - exact_found}
-    return [hit or f in missing for f, hit in zip(folds, exact)]
+    for k in at:
+        hits[k] = forms[k] in terms.exact or folds[k] in missing
+    return hits
 
 
 def _code_hits(codes: list[tuple[int, int, str]], syllables: "_Syllables", hits: list[bool], terms: QueryTerms) -> list[bool]:
@@ -97,8 +120,9 @@ class _Syllables:
     starts: list[int]
     ends: list[int]
     joined: list[bool]
-    forms: list[str]  # canonical (normalize_term)
-    folds: list[str]  # folded canonical
+    forms: list[str | None]  # canonical (normalize_term); None: cannot match a query syllable
+    folds: list[str | None]  # folded canonical
+    candidates: list[int] | None = None  # the syllables that may match, when known (ascending)
 
 
 # syllable as written -> (canonical, folded): snippets see the same few thousand syllables
@@ -116,30 +140,51 @@ def _forms(word: str) -> tuple[str, str]:
     return forms
 
 
-def _analyse(text: str) -> tuple[_Syllables, list[tuple[int, int, str]]]:
-    """The syllables of ``text`` and its whole codes (start, end, canonical form)."""
+def _analyse(text: str) -> _Syllables:
+    """The syllables of ``text``, found by ICU, with their forms."""
     spans = syllable_spans(text)
     pairs = [_forms(word) for word, _, _, _ in spans]
     syllables = _Syllables(
         [s for _, s, _, _ in spans], [e for _, _, e, _ in spans], [j for _, _, _, j in spans],
         [p[0] for p in pairs], [p[1] for p in pairs],
     )
-    codes = [(m.start(), m.end(), _forms(m.group())[0]) for m in codes_in(text).values()]
-    return syllables, codes
+    return syllables
 
 
-@lru_cache(maxsize=1024)
-def _candidates_pattern(folded_terms: frozenset[str]) -> re.Pattern | None:
-    """Where any query syllable (or its i/y spelling variant) stands in a folded text."""
+def _query_forms(folded_terms: frozenset[str]) -> frozenset[str]:
+    """The folded syllables a text may show for the query's terms: each syllable of each
+    term, and with a final "i" also its "y" spelling (the index writes "lý" as "lí")."""
     forms = set()
     for term in folded_terms:
         for word in term.split():
             forms.add(word)
             if len(word) > 1 and word.endswith("i"):
                 forms.add(word[:-1] + "y")
+    return frozenset(forms)
+
+
+@lru_cache(maxsize=1024)
+def _candidates_pattern(folded_terms: frozenset[str]) -> re.Pattern | None:
+    """Where any query syllable (or its i/y spelling variant) stands in a folded text."""
+    forms = _query_forms(folded_terms)
     if not forms:
         return None
     return re.compile(r"(?<!\w)(?:" + "|".join(map(re.escape, sorted(forms, key=len, reverse=True))) + r")(?!\w)")
+
+
+def word_hash(word: str) -> int:
+    """FNV-1a (64 bits) of a word's code points: how search._text.matching compares words."""
+    h = 0xCBF29CE484222325
+    for c in word:
+        h = ((h ^ ord(c)) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
+    return h
+
+
+@lru_cache(maxsize=1024)
+def _query_hashes(folded_terms: frozenset[str]) -> tuple[np.ndarray, frozenset[str]]:
+    """The sorted hashes of ``_query_forms`` and the forms themselves."""
+    forms = _query_forms(folded_terms)
+    return np.array(sorted({word_hash(f) for f in forms}), dtype=np.uint64), forms
 
 
 def _candidates(text: str, folded_terms: set[str]) -> list[tuple[int, int, str]]:
@@ -153,7 +198,11 @@ def _candidates(text: str, folded_terms: set[str]) -> list[tuple[int, int, str]]
 
 def _candidate_region(text: str, terms: QueryTerms, max_chars: int) -> tuple[int, int]:
     """A stretch of ``text`` (under two windows long) around the densest candidate matches."""
-    found = _candidates(text, terms.folded)
+    return _region_around(text, _candidates(text, terms.folded), max_chars)
+
+
+def _region_around(text: str, found: list[tuple[int, int, str]], max_chars: int) -> tuple[int, int]:
+    """The region of ``text`` around the densest of the candidate matches ``found``."""
     if not found:
         return 0, min(len(text), 2 * max_chars)
     # The same score as the passage itself gets (_snippet_of): distinct forms, and half a
@@ -173,16 +222,91 @@ def _candidate_region(text: str, terms: QueryTerms, max_chars: int) -> tuple[int
 
 def make_snippet(text: str, terms: QueryTerms, max_chars: int = 240) -> Snippet:
     """The best passage of ``text`` of about ``max_chars`` characters for these query terms."""
+    if not is_plain_text(text):
+        return make_snippet_reference(text, terms, max_chars)
+    codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+    folded = fold_code_points(codes)
+    hashes, forms = _query_hashes(frozenset(terms.folded))
+    if len(text) <= 4 * max_chars:
+        return _plain_snippet_of(text, codes, folded, hashes, terms, max_chars)
+    start, end = _region_around(text, _plain_candidates(folded, hashes, forms), max_chars)
+    snippet = _plain_snippet_of(text[start:end], codes[start:end], folded[start:end], hashes, terms, max_chars)
+    return _in_whole_text(snippet, text, start, end)
+
+
+def make_snippet_reference(text: str, terms: QueryTerms, max_chars: int = 240) -> Snippet:
+    """``make_snippet`` with ICU's word breaking and a regular expression over the folded
+    text: for texts the compiled scans do not cover, and the oracle of their tests."""
     if len(text) <= 4 * max_chars:
         return _snippet_of(text, terms, max_chars)
     start, end = _candidate_region(text, terms, max_chars)
-    snippet = _snippet_of(text[start:end], terms, max_chars)
-    tail = text.rstrip()
+    return _in_whole_text(_snippet_of(text[start:end], terms, max_chars), text, start, end)
+
+
+def _in_whole_text(snippet: Snippet, text: str, start: int, end: int) -> Snippet:
+    """A snippet of text[start:end], marked as cut where that region is."""
     return replace(
         snippet,
         truncated_start=snippet.truncated_start or start > 0,
-        truncated_end=snippet.truncated_end or end < len(tail),
+        truncated_end=snippet.truncated_end or end < len(text.rstrip()),
     )
+
+
+def _words(scan, codes: np.ndarray) -> tuple[np.ndarray, ...]:
+    """(starts, ends[, joined]) of the words a search._text scan finds in ``codes``."""
+    room = codes.size // 2 + 1
+    outputs = [np.empty(room, dtype=np.int32), np.empty(room, dtype=np.int32)]
+    if scan is _text.syllables:
+        outputs.append(np.empty(room, dtype=np.uint8))
+    count = scan(codes, *outputs)
+    return tuple(out[:count] for out in outputs)
+
+
+def _matching(folded: np.ndarray, words: tuple[np.ndarray, ...], hashes: np.ndarray) -> list[tuple[int, int]]:
+    """(start, end) of the words whose folded form has one of the query's hashes."""
+    starts, ends = words[0], words[1]
+    out = np.empty(starts.size, dtype=np.int32)
+    count = _text.matching(folded, starts, ends, hashes, out)
+    picked = out[:count]
+    return list(zip(starts[picked].tolist(), ends[picked].tolist()))
+
+
+def _plain_candidates(folded: np.ndarray, hashes: np.ndarray, forms: frozenset[str]) -> list[tuple[int, int, str]]:
+    """``_candidates`` of a plain text: the runs of letters and digits that are query forms,
+    and where a form holds a separator ("al-qaeda", "tp.hcm") its occurrences, which win
+    over the runs they cover, as the longest alternative wins in the pattern."""
+    folded_text = _decoded(folded)
+    found = [(s, e, form) for s, e in _matching(folded, _words(_text.runs, folded), hashes) if (form := folded_text[s:e]) in forms]
+    spanning = frozenset(f for f in forms if not f.isalnum())
+    if not spanning:
+        return found
+    pattern = _candidates_pattern(spanning)
+    found += [(m.start(), m.end(), m.group()) for m in pattern.finditer(folded_text)]
+    kept: list[tuple[int, int, str]] = []
+    for candidate in sorted(found, key=lambda f: (f[0], -f[1])):
+        if not kept or candidate[0] >= kept[-1][1]:
+            kept.append(candidate)
+    return kept
+
+
+def _decoded(codes: np.ndarray) -> str:
+    return codes.astype("<u4").tobytes().decode("utf-32-le")
+
+
+def _plain_snippet_of(text: str, codes: np.ndarray, folded: np.ndarray, hashes: np.ndarray, terms: QueryTerms,
+                      max_chars: int) -> Snippet:
+    """``_snippet_of`` for a plain text, scanned by search._text: only the syllables whose
+    folded form may be a query syllable are normalised (the others cannot match)."""
+    starts, ends, joined = _words(_text.syllables, codes)
+    n = starts.size
+    forms: list[str | None] = [None] * n
+    folds: list[str | None] = [None] * n
+    out = np.empty(n, dtype=np.int32)
+    candidates = out[: _text.matching(folded, starts, ends, hashes, out)].tolist()
+    for k in candidates:
+        forms[k], folds[k] = _forms(text[starts[k] : ends[k]])
+    syllables = _Syllables(starts.tolist(), ends.tolist(), joined.astype(bool).tolist(), forms, folds, candidates)
+    return _snippet_from(text, syllables, terms, max_chars)
 
 
 def marked_whole(text: str, terms: QueryTerms) -> Snippet:
@@ -191,16 +315,24 @@ def marked_whole(text: str, terms: QueryTerms) -> Snippet:
 
 
 def _snippet_of(text: str, terms: QueryTerms, max_chars: int) -> Snippet:
-    syllables, codes = _analyse(text)
+    syllables = _analyse(text)
+    return _snippet_from(text, syllables, terms, max_chars)
+
+
+def _snippet_from(text: str, syllables: _Syllables, terms: QueryTerms, max_chars: int) -> Snippet:
+    """The passage of ``text`` for its analysed ``syllables`` (forms of the syllables that
+    cannot match may be None)."""
     if not syllables.starts:
         return Snippet(text[:max_chars], (), False, len(text) > max_chars)
-    forms, folds = syllables.forms, syllables.folds
-    hits = _matches(forms, folds, terms)
+    folds = syllables.folds
+    hits = _matches(syllables, terms)
     if terms.code_parts:
+        codes = [(m.start(), m.end(), _forms(m.group())[0]) for m in codes_in(text).values()]
         hits = _code_hits(codes, syllables, hits, terms)
     # Score windows (distinct matched forms + adjacency) starting at each match, and the one
     # starting at the beginning of the text, which wins ties.
-    matched = [k for k, hit in enumerate(hits) if hit]
+    at = syllables.candidates if syllables.candidates is not None else range(len(hits))
+    matched = [k for k in at if hits[k]]
     best_start = 0
     if matched:
         starts = [syllables.starts[k] for k in matched]
@@ -211,14 +343,23 @@ def _snippet_of(text: str, terms: QueryTerms, max_chars: int) -> Snippet:
         first_score = len({folds[matched[i]] for i in in_first}) + 0.5 * sum(joined[i] for i in in_first[1:])
         if best_score > first_score:
             best_start = matched[best]
-    return _cut(text, syllables, hits, best_start, max_chars)
+    return _cut(text, syllables, hits, matched, best_start, max_chars)
 
 
 def _best_window(starts: list[int], ends: list[int], forms: list[str], joined: list[bool], max_chars: int) -> tuple[int, float]:
     """Among windows of ``max_chars`` that start at a match, the first best one: (index of its
     first match, score). Score: distinct forms matched + 0.5 for each match standing right
-    after the previous one (``joined``). Two pointers and running counts: linear in matches.
-    """
+    after the previous one (``joined``). Compiled (search/_text.c); ``_best_window_reference``
+    is the same in Python."""
+    numbers: dict[str, int] = {}
+    form_numbers = [numbers.setdefault(form, len(numbers)) for form in forms]
+    return _text.best_window(np.array(starts, dtype=np.int32), np.array(ends, dtype=np.int32),
+                             np.array(form_numbers, dtype=np.int32), np.array(joined, dtype=np.uint8), len(numbers), max_chars)
+
+
+def _best_window_reference(starts: list[int], ends: list[int], forms: list[str], joined: list[bool], max_chars: int) -> tuple[int, float]:
+    """What ``_best_window`` computes, in Python (two pointers and running counts): the oracle
+    of its tests."""
     counts: dict[str, int] = {}
     distinct = together = 0
     right = -1
@@ -240,9 +381,12 @@ def _best_window(starts: list[int], ends: list[int], forms: list[str], joined: l
     return best, best_score
 
 
-def _cut(text: str, syllables: _Syllables, hits: list[bool], first: int, max_chars: int) -> Snippet:
+def _cut(text: str, syllables: _Syllables, hits: list[bool], matched: list[int], first: int, max_chars: int) -> Snippet:
+    """The passage of about ``max_chars`` from a little before syllable ``first``, cut at
+    syllable boundaries, with the ``matched`` syllables (ascending) in it highlighted."""
     starts, ends, joined = syllables.starts, syllables.ends, syllables.joined
-    # Start a little before the first match, at a syllable boundary, for context.
+    # Start a little before the first match, at a syllable boundary, for context (but not
+    # across a line break).
     start_tok = first
     while start_tok > 0 and starts[first] - starts[start_tok - 1] < max_chars // 4:
         start_tok -= 1
@@ -251,9 +395,8 @@ def _cut(text: str, syllables: _Syllables, hits: list[bool], first: int, max_cha
     start = starts[start_tok]
     if start_tok == 0:
         start = 0
-    end_tok = start_tok
-    while end_tok + 1 < len(starts) and ends[end_tok + 1] - start <= max_chars:
-        end_tok += 1
+    # The last syllable that ends within max_chars of the start (ends are ascending).
+    end_tok = max(start_tok, bisect_right(ends, start + max_chars, start_tok + 1) - 1)
     end = ends[end_tok]
     if end_tok + 1 < len(starts):
         # Keep the punctuation that closes the last word ("bộ”", "viên.").
@@ -262,9 +405,7 @@ def _cut(text: str, syllables: _Syllables, hits: list[bool], first: int, max_cha
     else:
         end = len(text.rstrip())
     spans: list[tuple[int, int]] = []
-    for k in range(start_tok, end_tok + 1):
-        if not hits[k]:
-            continue
+    for k in matched[bisect_left(matched, start_tok) : bisect_right(matched, end_tok)]:
         s, e = starts[k] - start, ends[k] - start
         # One mark for a run of matched syllables: "<mark>sinh hoạt chi bộ</mark>".
         if spans and k > start_tok and hits[k - 1] and joined[k]:

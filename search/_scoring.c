@@ -423,12 +423,6 @@ typedef struct {
     int leaf;
 } Ranked;
 
-static int by_bound(const void *a, const void *b) {
-    const Ranked *x = a, *y = b;
-    if (x->bound != y->bound) return x->bound < y->bound ? -1 : 1;
-    return x->leaf - y->leaf;
-}
-
 static PyObject *top_k(PyObject *self, PyObject *args) {
     PyObject *kinds_o, *firsts_o, *counts_o, *children_o, *leaf_of_o, *tiebreaks_o, *docs_seq, *scores_seq, *boosts_o,
         *maxima_seq, *bound_boosts_o, *allowed_o, *out_docs_o, *out_scores_o;
@@ -456,6 +450,7 @@ static PyObject *top_k(PyObject *self, PyObject *args) {
     const int32_t **docs = NULL;
     const float **scores = NULL, **maxima = NULL;
     Ranked *ranked = NULL;
+    int *order = NULL;
     double *partial = NULL, *prefix = NULL, *window_max = NULL;
     unsigned char *marked = NULL;
     Entry *heap = NULL;
@@ -518,12 +513,13 @@ static PyObject *top_k(PyObject *self, PyObject *args) {
     scores = PyMem_Calloc(n_leaves + 1, sizeof(float *));
     maxima = PyMem_Calloc(n_leaves + 1, sizeof(float *));
     ranked = PyMem_Calloc(n_leaves + 1, sizeof(Ranked));
+    order = PyMem_Calloc(n_leaves + 1, sizeof(int));
     prefix = PyMem_Calloc(n_leaves + 2, sizeof(double));
     window_max = PyMem_Calloc(n_leaves + 1, sizeof(double));
     partial = PyMem_Calloc(block, sizeof(double));
     marked = PyMem_Calloc(block, 1);
     heap = PyMem_Calloc(k + 1, sizeof(Entry));
-    if (!leaf_views || !length || !at || !scan || !value || !present || !docs || !scores || !maxima || !ranked || !prefix ||
+    if (!leaf_views || !length || !at || !scan || !value || !present || !docs || !scores || !maxima || !ranked || !order || !prefix ||
         !window_max || !partial || !marked || !heap) {
         PyErr_NoMemory();
         goto done;
@@ -550,12 +546,13 @@ static PyObject *top_k(PyObject *self, PyObject *args) {
             leaves_held++;
             goto done;
         }
-        for (Py_ssize_t i = 0; i < length[j]; i++) {
-            if (docs[j][i] < 0 || docs[j][i] >= size || (i > 0 && docs[j][i] <= docs[j][i - 1])) {
-                PyErr_Format(PyExc_ValueError, "top_k: docs[%zd] must be ascending, distinct and below %zd", j, size);
-                leaves_held++;
-                goto done;
-            }
+        /* The first and last documents here; the order in between where the postings are
+         * scanned (a leaf that is only probed is searched by bisection, in bounds whatever
+         * its order: the engine's postings are sorted as they are decoded). */
+        if (length[j] > 0 && (docs[j][0] < 0 || docs[j][length[j] - 1] >= size || docs[j][0] > docs[j][length[j] - 1])) {
+            PyErr_Format(PyExc_ValueError, "top_k: docs[%zd] must be ascending, distinct and below %zd", j, size);
+            leaves_held++;
+            goto done;
         }
     }
     {
@@ -577,24 +574,33 @@ static PyObject *top_k(PyObject *self, PyObject *args) {
         float *out_scores = views[8].buf;
         int32_t *out_docs = views[9].buf;
         Py_ssize_t filled = 0, matched = 0;
-        int exact = 1;
+        int exact = 1, unordered = 0;
+        for (int j = 0; j < n_leaves; j++) order[j] = j;
 
         Py_BEGIN_ALLOW_THREADS
         for (Py_ssize_t w = 0; w < n_blocks && k > 0; w++) {
             const Py_ssize_t base = w * block, end = base + block < size ? base + block : size;
             int full = filled == k;
             float kth = full ? heap[0].score : 0.0f;
-            /* The leaves that score in this window, by rising best score there. */
+            /* The leaves that score in this window, by rising best score there: the last
+             * window's order, insertion-sorted (it changes little from window to window). */
+            for (int j = 0; j < n_leaves; j++) window_max[j] = (double)(maxima[j][w] * bound_boosts[j]);
+            for (int i = 1; i < n_leaves; i++) {
+                int leaf = order[i], at_ = i;
+                while (at_ > 0 && window_max[order[at_ - 1]] > window_max[leaf]) {
+                    order[at_] = order[at_ - 1];
+                    at_--;
+                }
+                order[at_] = leaf;
+            }
             int n_ranked = 0;
-            for (int j = 0; j < n_leaves; j++) {
-                window_max[j] = (double)(maxima[j][w] * bound_boosts[j]);
-                if (window_max[j] > 0) {
-                    ranked[n_ranked].bound = window_max[j];
-                    ranked[n_ranked++].leaf = j;
+            for (int i = 0; i < n_leaves; i++) {
+                if (window_max[order[i]] > 0) {
+                    ranked[n_ranked].bound = window_max[order[i]];
+                    ranked[n_ranked++].leaf = order[i];
                 }
             }
             if (n_ranked == 0) continue;
-            qsort(ranked, n_ranked, sizeof(Ranked), by_bound);
             for (int r = 0; r < n_ranked; r++) prefix[r + 1] = prefix[r] + ranked[r].bound;
             int essential_from = 0; /* ranked[essential_from ..] propose candidates */
             while (full && essential_from < n_ranked && !may_enter(prefix[essential_from + 1], full, kth)) {
@@ -608,11 +614,16 @@ static PyObject *top_k(PyObject *self, PyObject *args) {
                 const float boost = t.boosts[j];
                 for (; i < length[j] && docs[j][i] < end; i++) {
                     Py_ssize_t slot = docs[j][i] - base;
+                    if (slot < 0 || (i > 0 && docs[j][i] <= docs[j][i - 1])) {
+                        unordered = 1;
+                        break;
+                    }
                     marked[slot] = 1;
                     partial[slot] += (double)(scores[j][i] * boost);
                 }
                 scan[j] = i;
             }
+            if (unordered) break;
             for (Py_ssize_t slot = 0; slot < end - base; slot++) {
                 if (!marked[slot]) continue;
                 double bound = partial[slot] + prefix[essential_from];
@@ -654,7 +665,11 @@ static PyObject *top_k(PyObject *self, PyObject *args) {
             out_scores[i] = heap[i].score;
         }
         Py_END_ALLOW_THREADS
-        result = Py_BuildValue("nni", filled, matched, exact);
+        if (unordered) {
+            PyErr_SetString(PyExc_ValueError, "top_k: docs must be ascending, distinct and below the size");
+        } else {
+            result = Py_BuildValue("nni", filled, matched, exact);
+        }
     }
 done:
     for (Py_ssize_t j = 0; j < leaves_held; j++) {
@@ -673,6 +688,7 @@ done:
     PyMem_Free(scores);
     PyMem_Free(maxima);
     PyMem_Free(ranked);
+    PyMem_Free(order);
     PyMem_Free(prefix);
     PyMem_Free(window_max);
     PyMem_Free(partial);

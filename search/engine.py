@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Union
+from typing import NamedTuple, Union
 
 import numpy as np
 
@@ -161,6 +161,12 @@ def query_terms(node: "Node") -> set[tuple[str, str]]:
     return set().union(*(query_terms(child) for child in node.children)) if node.children else set()
 
 
+class _ScoredTerm(NamedTuple):
+    docs: np.ndarray  # int32, ascending
+    unit: np.ndarray  # float32 BM25 at boost 1
+    maxima: np.ndarray  # float32, the best of ``unit`` in each window of Engine.BLOCK documents
+
+
 @dataclass
 class _Postings:
     docs: np.ndarray  # global document numbers, int32
@@ -196,10 +202,9 @@ class Engine:
         self._lengths: dict[str, tuple[np.ndarray, float]] = {}
         self._postings: LRUCache[_Postings] = LRUCache(
             self.CACHE_TERMS, lambda p: p.docs.nbytes + p.freqs.nbytes, self.CACHE_BYTES)
-        self._scores: LRUCache[tuple[np.ndarray, np.ndarray]] = LRUCache(
-            self.CACHE_TERMS, lambda pair: pair[0].nbytes + pair[1].nbytes, self.CACHE_BYTES)
+        self._scores: LRUCache[_ScoredTerm] = LRUCache(
+            self.CACHE_TERMS, lambda s: s.docs.nbytes + s.unit.nbytes + s.maxima.nbytes, self.CACHE_BYTES)
         self._dense: LRUCache[np.ndarray] = LRUCache(self.CACHE_TERMS, lambda dense: dense.nbytes, self.DENSE_CACHE_BYTES)
-        self._block_maxima: LRUCache[np.ndarray] = LRUCache(self.CACHE_TERMS, lambda a: a.nbytes, self.CACHE_BYTES)
 
     # -- data -----------------------------------------------------------------------------------
 
@@ -264,8 +269,21 @@ class Engine:
     def unit_scores(self, fieldname: str, text: str, k1: float | None = None, b: float | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(documents, BM25 scores at boost 1) of a term, cached: the common syllables of a
         language come back in almost every query. ``k1``/``b`` default to the engine's."""
+        scored = self.scored_term(fieldname, text, k1, b)
+        return scored.docs, scored.unit
+
+    def scored_term(self, fieldname: str, text: str, k1: float | None = None, b: float | None = None) -> "_ScoredTerm":
+        """A term's documents, BM25 scores at boost 1, and best score in each window of
+        ``BLOCK`` documents (its bounds for ``top_pruned``), cached together: a headline's
+        ~70 terms are one cache lookup each."""
         k1, b = self._bm25_parameters(k1, b)
-        return self._scores.get_or_compute((fieldname, text, k1, b), lambda: self._bm25(fieldname, text, k1, b))
+        return self._scores.get_or_compute((fieldname, text, k1, b), lambda: self._scored_term(fieldname, text, k1, b))
+
+    def _scored_term(self, fieldname: str, text: str, k1: float, b: float) -> "_ScoredTerm":
+        docs, unit = self._bm25(fieldname, text, k1, b)
+        maxima = np.empty(-(-self.size // self.BLOCK), dtype=np.float32)
+        _scoring.block_maxima(maxima, docs, unit, self.BLOCK)
+        return _ScoredTerm(docs, unit, maxima)
 
     def _bm25_parameters(self, k1: float | None, b: float | None) -> tuple[float, float]:
         """A term's own k1 and b, or the engine's where it has none."""
@@ -393,20 +411,6 @@ class Engine:
                 matched = max(matched, union)
         return out_docs[:found], out_scores[:found], matched, bool(exact)
 
-    def block_maxima(self, fieldname: str, text: str, k1: float | None = None, b: float | None = None) -> np.ndarray:
-        """A term's best BM25 score at boost 1 in each window of ``BLOCK`` document numbers
-        (0 where it has no document), cached with its scores: its bounds for ``top_pruned``.
-        Compiled; ``block_maxima_reference`` is the same in NumPy."""
-        k1, b = self._bm25_parameters(k1, b)
-
-        def compute() -> np.ndarray:
-            docs, unit = self.unit_scores(fieldname, text, k1, b)
-            out = np.empty(-(-self.size // self.BLOCK), dtype=np.float32)
-            _scoring.block_maxima(out, docs, unit, self.BLOCK)
-            return out
-
-        return self._block_maxima.get_or_compute((fieldname, text, k1, b, self.BLOCK), compute)
-
     def matched(self, scores: np.ndarray, allowed: np.ndarray | None) -> np.ndarray:
         """The live documents that score and are allowed."""
         mask = (scores > 0) & self.live
@@ -500,12 +504,12 @@ class _FlatTree:
             if isinstance(node, Term):
                 if not node.boost >= 0:
                     raise _Unbounded
-                postings, unit = engine.unit_scores(node.field, node.text, node.k1, node.b)
+                postings, unit, maxima = engine.scored_term(node.field, node.text, node.k1, node.b)
                 leaf_of[at] = len(docs)
                 docs.append(postings)
                 scores.append(unit)
                 boosts.append(node.boost)
-                block_maxima.append(engine.block_maxima(node.field, node.text, node.k1, node.b))
+                block_maxima.append(maxima)
                 bound_boosts.append(0.0 if role == CONDITION else node.boost)
                 if node.boost > 0 and role != CONDITION:
                     key = (node.field, node.text, node.k1, node.b)

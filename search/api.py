@@ -248,7 +248,9 @@ class Index:
         articles by source, category and year; ``recent`` boosts newer articles (see
         RECENCY_WEIGHT); ``collapse`` folds near copies of a story into the first of its hits
         (``Hit.near_duplicates``); ``source``/``category`` keep the articles of that source or
-        category (as ``source:`` in the query; case and diacritics ignored). Raises QueryError
+        category (as ``source:`` in the query; case and diacritics ignored);
+        ``snippet_chars`` is the length of the body snippet (0: none, for callers that need
+        only the ranking). Raises QueryError
         for a query with nothing to search or a bad option.
         """
         if isinstance(query, Query):
@@ -274,6 +276,8 @@ class Index:
             raise QueryError(f"unknown field(s) {', '.join(unknown) or '(none)'}; searchable fields are title, body")
         if limit < 1:
             raise QueryError("limit must be at least 1")
+        if snippet_chars < 0:
+            raise QueryError("snippet_chars must be 0 (no snippets) or more")
         if page < 1:
             raise QueryError("page must be at least 1")
         if (page - 1) * limit + limit > MAX_RESULT_WINDOW:

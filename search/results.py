@@ -150,7 +150,7 @@ def make_hit(stored: dict, duplicates: dict, rank: int, score: float, terms: Que
         id=stored["id"],
         score=score,
         title=title,
-        snippet=make_snippet(stored.get("body", ""), terms, snippet_chars),
+        snippet=make_snippet(stored.get("body", ""), terms, snippet_chars) if snippet_chars > 0 else Snippet("", ()),
         title_marked=marked_whole(title, terms) if terms.exact or terms.folded else None,
         source=stored.get("source"),
         date=datetime.fromisoformat(stored["date"]) if stored.get("date") else None,

@@ -174,3 +174,13 @@ def test_titles_are_highlighted_like_snippets(corpus_index):
     assert hit.id == SEED_ID and hit.title_marked.marked == ["Tỉnh uỷ"]  # as written, old tone style
     assert hit.to_json()["title_html"].startswith("<mark>Tỉnh uỷ</mark> tổng kết công tác")
     assert corpus_index.get(SEED_ID).title_html == "Tỉnh uỷ tổng kết công tác xây dựng tổ chức cơ sở đảng và đội ngũ đảng viên"
+
+
+def test_snippet_chars_zero_ranks_the_same_without_snippets(corpus_index):
+    with_snippets = corpus_index.search("sinh hoạt chi bộ", limit=5)
+    ranking_only = corpus_index.search("sinh hoạt chi bộ", limit=5, snippet_chars=0)
+    assert [(h.id, h.score) for h in ranking_only] == [(h.id, h.score) for h in with_snippets]
+    assert all(h.snippet.text == "" and not h.snippet.highlights for h in ranking_only)
+    assert with_snippets.hits[0].snippet.highlights
+    with pytest.raises(QueryError, match="snippet_chars must be 0"):
+        corpus_index.search("chi bộ", snippet_chars=-1)

@@ -35,6 +35,7 @@ from tqdm import tqdm
 
 from indexer.analysis import TermKeys, batch_terms
 from indexer.checksums import describe_files
+from indexer.defaults import MAX_REMOVAL_SHARE, available_cores, shipped_corpus  # noqa: F401 (part of this module's interface)
 from indexer.errors import NotAnIndex, TooManyRemovals, WriteFailed
 from indexer.merge import merge_by_policy
 from indexer.near_duplicates import signature as near_duplicate_signature
@@ -70,12 +71,6 @@ from indexer.store import (
 )
 
 PACKAGE_VERSION = "0.3.0"
-
-
-def shipped_corpus() -> Path:
-    """The sample articles shipped beside the packages (a source checkout), else ./corpus."""
-    beside = Path(__file__).resolve().parent.parent / "corpus"
-    return beside if beside.is_dir() else Path("corpus")
 
 
 # --------------------------------------------------------------------------------------------
@@ -474,15 +469,6 @@ def finish_built_generation(generation: Generation, segments: list[dict], duplic
     generation.write_manifest(manifest)
 
 
-def available_cores() -> int:
-    """The cores this process may run on (its CPU affinity), not every core of the machine:
-    the default number of build processes and server workers."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
 @dataclass
 class _ShareResult:
     """What one process read and wrote: its segments (none if it had no articles), each
@@ -692,10 +678,6 @@ def recorded_sources(known: dict, fingerprints: dict, summary: BuildSummary) -> 
     return record
 
 
-# An update that would remove more than this share of the live articles stops before writing
-# (rsync's --max-delete): a source folder whose mount came back empty, or a feed replaced by
-# a stub, must not empty the archive's index. ``allow_removals`` lifts it.
-MAX_REMOVAL_SHARE = 0.2
 
 
 def check_removals(summary: BuildSummary, live_articles: int, allow_removals: bool) -> None:

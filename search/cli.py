@@ -18,12 +18,15 @@ import os
 import sys
 import textwrap
 from pathlib import Path
-from typing import List, Optional
+from typing import TYPE_CHECKING, List, Optional
 
 import typer
 
+if TYPE_CHECKING:
+    from indexer.build import BuildSummary
+
 from indexer.analysis import document_terms
-from indexer.build import MAX_REMOVAL_SHARE, BuildSummary, available_cores, build_index, shipped_corpus, update_index
+from indexer.defaults import MAX_REMOVAL_SHARE, available_cores, shipped_corpus
 from indexer.schema import IndexSettings
 from indexer.store import default_index_dir
 from indexer.check import check_index
@@ -136,6 +139,8 @@ def index_command(
             return build_sharded(paths, _index_dir(index), shards, settings, scheduler=scheduler, report=stream)
     else:
         def build(stream, progress):
+            from indexer.build import build_index  # the builder is loaded only to build
+
             return build_index(paths, _index_dir(index), settings, show_progress=progress, report=stream)
     _run_writer(build, report, as_json, quiet)
 
@@ -159,6 +164,8 @@ def update_command(
 
     A file that cannot be read to the end (truncated, undecodable, a broken line) removes
     nothing: its articles stay as they were and the run exits 6."""
+    from indexer.build import update_index  # the builder is loaded only to build
+
     paths = sources or [str(shipped_corpus())]
     _run_writer(
         lambda stream, progress: update_index(paths, _index_dir(index), keep_missing, show_progress=progress, report=stream,

@@ -1,5 +1,7 @@
 """The vnsearch command as a user runs it: output, JSON, batch, exit codes, one-line errors."""
 
+import subprocess
+import sys
 import json
 
 import pytest
@@ -193,3 +195,11 @@ def test_an_index_path_that_is_a_file_is_one_clear_error(tmp_path):
     assert result.exit_code == 5
     assert "is a file, not an index folder" in result.stderr
     assert not_a_folder.read_text(encoding="utf-8") == "Ghi chú của phóng viên.\n"
+
+
+def test_a_search_process_does_not_load_the_builder():
+    # tqdm, multiprocessing and the merger are ~70 ms of a cold `vnsearch search`.
+    code = ("import sys; from search.cli import main; import search, indexer; from indexer import QueryError; "
+            "print(sorted(m for m in ('indexer.build', 'indexer.merge', 'tqdm', 'multiprocessing') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

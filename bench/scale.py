@@ -110,7 +110,7 @@ def query_times(target: Path, titles: list[str], scheduler: str | None = None) -
     if scheduler is None:
         for query in titles[:3]:  # process start to first result, as a script calls the CLI
             t = time.perf_counter()
-            subprocess.run([*VNSEARCH, "search", query, "--index", str(target), "--json"], cwd=ROOT, capture_output=True, check=False)
+            subprocess.run([*VNSEARCH, "search", query, "--index", str(target), "--json"], cwd=ROOT, capture_output=True, check=True)
             colds.append((time.perf_counter() - t) * 1000)
     return {"documents": documents, "segments": segments, "p50": statistics.median(times),
             "p95": times[int(0.95 * len(times))], "short_p50": statistics.median(short), "body_p50": statistics.median(body),

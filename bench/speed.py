@@ -180,7 +180,7 @@ def bench_vnsearch(docs, queries, workdir: Path, procs: int) -> list[dict]:
     for query in queries[:5]:  # a new process each, as a script calls the CLI
         started = time.perf_counter()
         subprocess.run([sys.executable, "-c", "from search.cli import main; main()", "search", query,
-                        "--index", str(target), "--json"], cwd=ROOT, capture_output=True, check=False)
+                        "--index", str(target), "--json"], cwd=ROOT, capture_output=True, check=True)
         colds.append((time.perf_counter() - started) * 1000)
     common = {"build_s": build, "size": size_of(target), "cold_ms": statistics.median(colds), "peak_mb": memory.peak_kb / 1024}
     return [{"engine": "vnsearch, with snippets", "sets": with_snippets, **common},

@@ -493,8 +493,8 @@ class _FlatTree:
         boosts: list[float] = []
         block_maxima: list[np.ndarray] = []
         bound_boosts: list[float] = []
-        ungated: dict[tuple, np.ndarray] = {}
-        gated: set[tuple] = set()
+        ungated: dict[tuple[str, str], np.ndarray] = {}
+        gated: set[tuple[str, str]] = set()
         UNGATED, GATED, CONDITION = range(3)
 
         def visit(node: Node, role: int) -> int:
@@ -515,7 +515,7 @@ class _FlatTree:
                 block_maxima.append(maxima)
                 bound_boosts.append(0.0 if role == CONDITION else node.boost)
                 if node.boost > 0 and role != CONDITION:
-                    key = (node.field, node.text, node.k1, node.b)
+                    key = (node.field, node.text)  # the postings; k1 and b change only scores
                     if role == UNGATED:
                         ungated[key] = postings
                     else:

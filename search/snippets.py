@@ -252,23 +252,27 @@ def _in_whole_text(snippet: Snippet, text: str, start: int, end: int) -> Snippet
     )
 
 
-def _words(scan, codes: np.ndarray) -> tuple[np.ndarray, ...]:
-    """(starts, ends[, joined]) of the words a search._text scan finds in ``codes``."""
+def syllable_spans_of(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(starts, ends, joined) of the syllables of a plain text given as its code points, as
+    the tokenizer finds them (``indexer.tokenizer.syllable_spans``); compiled."""
     room = codes.size // 2 + 1
-    outputs = [np.empty(room, dtype=np.int32), np.empty(room, dtype=np.int32)]
-    if scan is _text.syllables:
-        outputs.append(np.empty(room, dtype=np.uint8))
-    count = scan(codes, *outputs)
-    return tuple(out[:count] for out in outputs)
+    starts, ends, joined = np.empty(room, dtype=np.int32), np.empty(room, dtype=np.int32), np.empty(room, dtype=np.uint8)
+    count = _text.syllables(codes, starts, ends, joined)
+    return starts[:count], ends[:count], joined[:count]
 
 
-def _matching(folded: np.ndarray, words: tuple[np.ndarray, ...], hashes: np.ndarray) -> list[tuple[int, int]]:
-    """(start, end) of the words whose folded form has one of the query's hashes."""
-    starts, ends = words[0], words[1]
+def runs_of(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(starts, ends) of the runs of letters and digits of a plain text (``\\w+``); compiled."""
+    room = codes.size // 2 + 1
+    starts, ends = np.empty(room, dtype=np.int32), np.empty(room, dtype=np.int32)
+    count = _text.runs(codes, starts, ends)
+    return starts[:count], ends[:count]
+
+
+def _matching(folded: np.ndarray, starts: np.ndarray, ends: np.ndarray, hashes: np.ndarray) -> list[int]:
+    """The numbers of the words folded[starts[k]:ends[k]] that hash to one of ``hashes``."""
     out = np.empty(starts.size, dtype=np.int32)
-    count = _text.matching(folded, starts, ends, hashes, out)
-    picked = out[:count]
-    return list(zip(starts[picked].tolist(), ends[picked].tolist()))
+    return out[: _text.matching(folded, starts, ends, hashes, out)].tolist()
 
 
 def _plain_candidates(folded: np.ndarray, hashes: np.ndarray, forms: frozenset[str]) -> list[tuple[int, int, str]]:
@@ -276,7 +280,12 @@ def _plain_candidates(folded: np.ndarray, hashes: np.ndarray, forms: frozenset[s
     and where a form holds a separator ("al-qaeda", "tp.hcm") its occurrences, which win
     over the runs they cover, as the longest alternative wins in the pattern."""
     folded_text = _decoded(folded)
-    found = [(s, e, form) for s, e in _matching(folded, _words(_text.runs, folded), hashes) if (form := folded_text[s:e]) in forms]
+    starts, ends = runs_of(folded)
+    found = []
+    for k in _matching(folded, starts, ends, hashes):
+        start, end = int(starts[k]), int(ends[k])
+        if folded_text[start:end] in forms:  # a hash only proposes
+            found.append((start, end, folded_text[start:end]))
     spanning = frozenset(f for f in forms if not f.isalnum())
     if not spanning:
         return found
@@ -297,15 +306,14 @@ def _plain_snippet_of(text: str, codes: np.ndarray, folded: np.ndarray, hashes: 
                       max_chars: int) -> Snippet:
     """``_snippet_of`` for a plain text, scanned by search._text: only the syllables whose
     folded form may be a query syllable are normalised (the others cannot match)."""
-    starts, ends, joined = _words(_text.syllables, codes)
-    n = starts.size
-    forms: list[str | None] = [None] * n
-    folds: list[str | None] = [None] * n
-    out = np.empty(n, dtype=np.int32)
-    candidates = out[: _text.matching(folded, starts, ends, hashes, out)].tolist()
+    spans = syllable_spans_of(codes)
+    candidates = _matching(folded, spans[0], spans[1], hashes)
+    starts, ends, joined = spans[0].tolist(), spans[1].tolist(), spans[2].astype(bool).tolist()
+    forms: list[str | None] = [None] * len(starts)
+    folds: list[str | None] = [None] * len(starts)
     for k in candidates:
         forms[k], folds[k] = _forms(text[starts[k] : ends[k]])
-    syllables = _Syllables(starts.tolist(), ends.tolist(), joined.astype(bool).tolist(), forms, folds, candidates)
+    syllables = _Syllables(starts, ends, joined, forms, folds, candidates)
     return _snippet_from(text, syllables, terms, max_chars)
 
 

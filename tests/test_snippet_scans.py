@@ -23,9 +23,10 @@ from search.rank import build_query
 from search.snippets import (
     _best_window,
     _best_window_reference,
-    _words,
     make_snippet,
     make_snippet_reference,
+    runs_of,
+    syllable_spans_of,
     word_hash,
 )
 from tests.conftest import CORPUS, SHARED, requires_shared
@@ -45,7 +46,7 @@ def codes_of(text: str) -> np.ndarray:
 @given(plain_texts)
 def test_syllables_are_the_tokenizers_on_plain_text(text):
     assert is_plain_text(text)
-    starts, ends, joined = _words(_text.syllables, codes_of(text))
+    starts, ends, joined = syllable_spans_of(codes_of(text))
     expected = syllable_spans(text)
     assert list(zip(starts.tolist(), ends.tolist(), joined.astype(bool).tolist())) == [(s, e, j) for _, s, e, j in expected]
 
@@ -53,7 +54,7 @@ def test_syllables_are_the_tokenizers_on_plain_text(text):
 @settings(max_examples=300, deadline=None)
 @given(plain_texts)
 def test_runs_are_the_runs_of_word_characters(text):
-    starts, ends = _words(_text.runs, codes_of(text))
+    starts, ends = runs_of(codes_of(text))
     assert list(zip(starts.tolist(), ends.tolist())) == [m.span() for m in re.finditer(r"\w+", text)]
 
 
@@ -61,7 +62,7 @@ def test_runs_are_the_runs_of_word_characters(text):
 @given(plain_texts, st.lists(st.text(alphabet="abcdeghiklmnoqstuy", min_size=1, max_size=5), max_size=6))
 def test_matching_proposes_exactly_the_words_with_a_query_hash(text, forms):
     folded = fold_code_points(codes_of(text))
-    starts, ends = _words(_text.runs, folded)
+    starts, ends = runs_of(folded)
     hashes = np.array(sorted({word_hash(f) for f in forms}), dtype=np.uint64)
     out = np.empty(starts.size, dtype=np.int32)
     found = out[: _text.matching(folded, starts, ends, hashes, out)].tolist()

@@ -185,14 +185,20 @@ def fold_keeping_offsets(text: str) -> str:
 
 def fold_code_points(codes: np.ndarray) -> np.ndarray:
     """``fold_keeping_offsets`` of a text given as its code points (uint32), as code points."""
+    table = folding_code_table()
+    inside = codes < table.size
+    return np.where(inside, table[np.where(inside, codes, 0)], codes)
+
+
+def folding_code_table() -> np.ndarray:
+    """The folding of ``fold_keeping_offsets`` as an array indexed by code point (uint32):
+    code points past its end fold to themselves."""
     if not _FOLD_CODES:
         table = _folding_table()
         folding = np.arange(max(table) + 1, dtype=np.uint32)
         folding[list(table)] = [ord(folded) for folded in table.values()]
         _FOLD_CODES.append(folding)
-    table = _FOLD_CODES[0]
-    inside = codes < table.size
-    return np.where(inside, table[np.where(inside, codes, 0)], codes)
+    return _FOLD_CODES[0]
 
 
 def fold_keeping_offsets_reference(text: str) -> str:

@@ -10,7 +10,8 @@
  *                indexer.tokenizer.syllable_spans;
  *   runs      -- the maximal runs of letters and digits (what \w+ finds in such a text);
  *   matching  -- which of some words (spans of a folded text) have one of the query's hashes;
- *   best_window -- the window of a snippet's length with the most distinct matches.
+ *   best_window -- the window of a snippet's length with the most distinct matches;
+ *   fold      -- a text's code points through the folding table (one for one).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -312,12 +313,50 @@ done:
     return result;
 }
 
+/*
+ * fold(text, table, out)
+ *
+ * out[i] = table[text[i]] where text[i] is below len(table), else text[i]: one character for
+ * one, so offsets stay (indexer.phonology.fold_code_points is the same in NumPy).
+ */
+static PyObject *fold(PyObject *self, PyObject *args) {
+    PyObject *text_o, *table_o, *out_o;
+    if (!PyArg_ParseTuple(args, "OOO", &text_o, &table_o, &out_o)) return NULL;
+    Py_buffer text_v, table_v, out_v;
+    if (get_array(text_o, &text_v, 4, 0, "text") < 0) return NULL;
+    if (get_array(table_o, &table_v, 4, 0, "table") < 0) {
+        PyBuffer_Release(&text_v);
+        return NULL;
+    }
+    if (get_array(out_o, &out_v, 4, 1, "out") < 0) {
+        PyBuffer_Release(&text_v);
+        PyBuffer_Release(&table_v);
+        return NULL;
+    }
+    int ok = out_v.len == text_v.len;
+    if (ok) {
+        const uint32_t *text = text_v.buf, *table = table_v.buf;
+        uint32_t *out = out_v.buf;
+        const Py_ssize_t n = text_v.len / 4, size = table_v.len / 4;
+        for (Py_ssize_t i = 0; i < n; i++) out[i] = text[i] < (uint64_t)size ? table[text[i]] : text[i];
+    }
+    PyBuffer_Release(&text_v);
+    PyBuffer_Release(&table_v);
+    PyBuffer_Release(&out_v);
+    if (!ok) {
+        PyErr_SetString(PyExc_ValueError, "fold: out must be as long as text");
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
     {"syllables", syllables, METH_VARARGS,
      "syllables(text, out_starts, out_ends, out_joined) -> count: the syllables of a plain text (UTF-32)."},
     {"runs", runs, METH_VARARGS, "runs(text, out_starts, out_ends) -> count: the runs of letters and digits."},
     {"matching", matching, METH_VARARGS,
      "matching(text, starts, ends, hashes, out) -> count: the words whose hash is among the sorted hashes."},
+    {"fold", fold, METH_VARARGS, "fold(text, table, out): each code point through the folding table."},
     {"best_window", best_window, METH_VARARGS,
      "best_window(starts, ends, forms, joined, n_forms, max_chars) -> (first, score): the first best window of matches."},
     {NULL, NULL, 0, NULL},

@@ -30,13 +30,13 @@ import numpy as np
 
 from indexer.analysis import (
     codes_in,
-    fold_code_points,
     fold_diacritics,
     fold_keeping_offsets,
     is_plain_text,
     normalize_term,
     syllable_spans,
 )
+from indexer.phonology import folding_code_table
 from search import _text  # compiled by pip install; no slow fallback (README "Design notes")
 from search.rank import QueryTerms
 
@@ -225,7 +225,8 @@ def make_snippet(text: str, terms: QueryTerms, max_chars: int = 240) -> Snippet:
     if not is_plain_text(text):
         return make_snippet_reference(text, terms, max_chars)
     codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
-    folded = fold_code_points(codes)
+    folded = np.empty_like(codes)
+    _text.fold(codes, folding_code_table(), folded)  # fold_code_points, compiled
     hashes, forms = _query_hashes(frozenset(terms.folded))
     if len(text) <= 4 * max_chars:
         return _plain_snippet_of(text, codes, folded, hashes, terms, max_chars)

@@ -16,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from indexer.analysis import fold_code_points, is_plain_text, syllable_spans
+from indexer.phonology import folding_code_table
 from indexer.schema import IndexSettings
 from search import _text
 from search.query import parse_query
@@ -68,6 +69,15 @@ def test_matching_proposes_exactly_the_words_with_a_query_hash(text, forms):
     found = out[: _text.matching(folded, starts, ends, hashes, out)].tolist()
     folded_text = folded.astype("<u4").tobytes().decode("utf-32-le")
     assert found == [k for k, (s, e) in enumerate(zip(starts.tolist(), ends.tolist())) if folded_text[s:e] in forms]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=200))
+def test_folding_is_the_numpy_tables_for_any_text(text):
+    codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    out = np.empty_like(codes)
+    _text.fold(codes, folding_code_table(), out)
+    assert out.tolist() == fold_code_points(codes).tolist()
 
 
 @st.composite

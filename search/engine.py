@@ -152,6 +152,19 @@ def block_maxima_reference(docs: np.ndarray, scores: np.ndarray, block: int, siz
     return out
 
 
+def count_union_reference(docs: list[np.ndarray], allowed: np.ndarray | None, size: int, limit: int) -> tuple[int, bool]:
+    """What ``search._scoring.count_union`` computes, in NumPy: the distinct allowed
+    documents of the postings ``docs``, counted up to ``limit`` (count, whether complete);
+    the oracle of its tests."""
+    seen = np.zeros(size, dtype=bool)
+    for postings in docs:
+        seen[postings] = True
+    if allowed is not None:
+        seen &= allowed
+    count = int(np.count_nonzero(seen))
+    return (limit, False) if count >= limit else (count, True)
+
+
 def query_terms(node: "Node") -> set[tuple[str, str]]:
     """Every (field, term) a query tree looks up."""
     if isinstance(node, Term):

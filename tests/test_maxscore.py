@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from search import _scoring
-from search.engine import AllOf, Best, Engine, Gate, Sum, Term, _Postings, block_maxima_reference
+from search.engine import AllOf, Best, Engine, Gate, Sum, Term, _Postings, block_maxima_reference, count_union_reference
 
 SIZE = 300
 TERMS = [f"âm tiết {n}" for n in range(8)]
@@ -139,3 +139,12 @@ def test_top_k_refuses_a_malformed_tree_before_reading_anything():
         _scoring.top_k(*bad_child)
     with pytest.raises(ValueError, match="disagree"):
         _scoring.top_k(*args[:9], maxima, np.ones(1, dtype=np.float32), 8, None, 8, out_docs, np.zeros(2, dtype=np.float32))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(st.integers(0, SIZE - 1), unique=True, max_size=120).map(sorted), max_size=6),
+       st.none() | arrays(np.bool_, SIZE), st.integers(1, 400))
+def test_count_union_is_the_references(lists, allowed, limit):
+    docs = [np.array(d, dtype=np.int32) for d in lists]
+    flags = None if allowed is None else allowed.view(np.uint8)
+    assert _scoring.count_union(docs, flags, SIZE, limit) == count_union_reference(docs, allowed, SIZE, limit)

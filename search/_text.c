@@ -30,6 +30,22 @@ static int get_array(PyObject *obj, Py_buffer *view, Py_ssize_t itemsize, int wr
     return 0;
 }
 
+/* Acquire the n buffers in order (writable where asked); on a failure, release those held. */
+static int get_arrays(int n, PyObject *const *objs, const Py_ssize_t *sizes, const int *writable, const char *const *names,
+                      Py_buffer *views) {
+    for (int i = 0; i < n; i++) {
+        if (get_array(objs[i], &views[i], sizes[i], writable[i], names[i]) < 0) {
+            while (--i >= 0) PyBuffer_Release(&views[i]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void release_arrays(int n, Py_buffer *views) {
+    for (int i = 0; i < n; i++) PyBuffer_Release(&views[i]);
+}
+
 /* The letters of indexer.tokenizer._LATIN: A-Z a-z and Latin-1, Extended-A/B and Additional
  * without the multiplication and division signs. */
 static int is_letter(uint32_t c) {
@@ -76,22 +92,22 @@ static int joins_runs(uint32_t before, uint32_t mid, uint32_t after) {
  * have room for len(text) // 2 + 1 syllables.
  */
 static PyObject *syllables(PyObject *self, PyObject *args) {
-    PyObject *text_o, *starts_o, *ends_o, *joined_o;
-    if (!PyArg_ParseTuple(args, "OOOO", &text_o, &starts_o, &ends_o, &joined_o)) return NULL;
-    Py_buffer text_v, starts_v, ends_v, joined_v;
+    PyObject *objs[4];
+    if (!PyArg_ParseTuple(args, "OOOO", &objs[0], &objs[1], &objs[2], &objs[3])) return NULL;
+    const Py_ssize_t sizes[4] = {4, 4, 4, 1};
+    const int writable[4] = {0, 1, 1, 1};
+    const char *const names[4] = {"text", "out_starts", "out_ends", "out_joined"};
+    Py_buffer views[4];
+    if (get_arrays(4, objs, sizes, writable, names, views) < 0) return NULL;
     PyObject *result = NULL;
-    if (get_array(text_o, &text_v, 4, 0, "text") < 0) return NULL;
-    if (get_array(starts_o, &starts_v, 4, 1, "out_starts") < 0) goto release_text;
-    if (get_array(ends_o, &ends_v, 4, 1, "out_ends") < 0) goto release_starts;
-    if (get_array(joined_o, &joined_v, 1, 1, "out_joined") < 0) goto release_ends;
-    const uint32_t *text = text_v.buf;
-    const Py_ssize_t n = text_v.len / 4, room = n / 2 + 1;
-    if (starts_v.len / 4 < room || ends_v.len / 4 < room || joined_v.len < room) {
+    const uint32_t *text = views[0].buf;
+    const Py_ssize_t n = views[0].len / 4, room = n / 2 + 1;
+    if (views[1].len / 4 < room || views[2].len / 4 < room || views[3].len < room) {
         PyErr_Format(PyExc_ValueError, "syllables: the outputs need room for %zd syllables", room);
-        goto release_all;
+        goto done;
     }
-    int32_t *starts = starts_v.buf, *ends = ends_v.buf;
-    uint8_t *joined = joined_v.buf;
+    int32_t *starts = views[1].buf, *ends = views[2].buf;
+    uint8_t *joined = views[3].buf;
     Py_ssize_t count = 0, i = 0;
     while (i < n) {
         if (!is_alnum(text[i])) {
@@ -127,14 +143,8 @@ static PyObject *syllables(PyObject *self, PyObject *args) {
         }
     }
     result = PyLong_FromSsize_t(count);
-release_all:
-    PyBuffer_Release(&joined_v);
-release_ends:
-    PyBuffer_Release(&ends_v);
-release_starts:
-    PyBuffer_Release(&starts_v);
-release_text:
-    PyBuffer_Release(&text_v);
+done:
+    release_arrays(4, views);
     return result;
 }
 
@@ -145,26 +155,20 @@ release_text:
  * len(text) // 2 + 1 runs.
  */
 static PyObject *runs(PyObject *self, PyObject *args) {
-    PyObject *text_o, *starts_o, *ends_o;
-    if (!PyArg_ParseTuple(args, "OOO", &text_o, &starts_o, &ends_o)) return NULL;
-    Py_buffer text_v, starts_v, ends_v;
-    if (get_array(text_o, &text_v, 4, 0, "text") < 0) return NULL;
-    if (get_array(starts_o, &starts_v, 4, 1, "out_starts") < 0) {
-        PyBuffer_Release(&text_v);
-        return NULL;
-    }
-    if (get_array(ends_o, &ends_v, 4, 1, "out_ends") < 0) {
-        PyBuffer_Release(&text_v);
-        PyBuffer_Release(&starts_v);
-        return NULL;
-    }
-    const uint32_t *text = text_v.buf;
-    const Py_ssize_t n = text_v.len / 4, room = n / 2 + 1;
+    PyObject *objs[3];
+    if (!PyArg_ParseTuple(args, "OOO", &objs[0], &objs[1], &objs[2])) return NULL;
+    const Py_ssize_t sizes[3] = {4, 4, 4};
+    const int writable[3] = {0, 1, 1};
+    const char *const names[3] = {"text", "out_starts", "out_ends"};
+    Py_buffer views[3];
+    if (get_arrays(3, objs, sizes, writable, names, views) < 0) return NULL;
+    const uint32_t *text = views[0].buf;
+    const Py_ssize_t n = views[0].len / 4, room = n / 2 + 1;
     PyObject *result = NULL;
-    if (starts_v.len / 4 < room || ends_v.len / 4 < room) {
+    if (views[1].len / 4 < room || views[2].len / 4 < room) {
         PyErr_Format(PyExc_ValueError, "runs: the outputs need room for %zd runs", room);
     } else {
-        int32_t *starts = starts_v.buf, *ends = ends_v.buf;
+        int32_t *starts = views[1].buf, *ends = views[2].buf;
         Py_ssize_t count = 0, i = 0;
         while (i < n) {
             if (!is_alnum(text[i])) {
@@ -177,9 +181,7 @@ static PyObject *runs(PyObject *self, PyObject *args) {
         }
         result = PyLong_FromSsize_t(count);
     }
-    PyBuffer_Release(&text_v);
-    PyBuffer_Release(&starts_v);
-    PyBuffer_Release(&ends_v);
+    release_arrays(3, views);
     return result;
 }
 
@@ -201,46 +203,41 @@ static uint64_t word_hash(const uint32_t *text, Py_ssize_t start, Py_ssize_t end
  * themselves: a hash only proposes.
  */
 static PyObject *matching(PyObject *self, PyObject *args) {
-    PyObject *text_o, *starts_o, *ends_o, *hashes_o, *out_o;
-    if (!PyArg_ParseTuple(args, "OOOOO", &text_o, &starts_o, &ends_o, &hashes_o, &out_o)) return NULL;
-    Py_buffer views[5];
-    PyObject *objs[5] = {text_o, starts_o, ends_o, hashes_o, out_o};
+    PyObject *objs[5];
+    if (!PyArg_ParseTuple(args, "OOOOO", &objs[0], &objs[1], &objs[2], &objs[3], &objs[4])) return NULL;
     const Py_ssize_t sizes[5] = {4, 4, 4, 8, 4};
-    const char *names[5] = {"text", "starts", "ends", "hashes", "out"};
-    int held = 0;
+    const int writable[5] = {0, 0, 0, 0, 1};
+    const char *const names[5] = {"text", "starts", "ends", "hashes", "out"};
+    Py_buffer views[5];
+    if (get_arrays(5, objs, sizes, writable, names, views) < 0) return NULL;
     PyObject *result = NULL;
-    for (; held < 5; held++) {
-        if (get_array(objs[held], &views[held], sizes[held], held == 4, names[held]) < 0) goto done;
+    const uint32_t *text = views[0].buf;
+    const int32_t *starts = views[1].buf, *ends = views[2].buf;
+    const uint64_t *hashes = views[3].buf;
+    int32_t *out = views[4].buf;
+    const Py_ssize_t n = views[0].len / 4, words = views[1].len / 4, n_hashes = views[3].len / 8;
+    if (views[2].len != views[1].len || views[4].len < views[1].len) {
+        PyErr_SetString(PyExc_ValueError, "matching: starts, ends and out must be as long");
+        goto done;
     }
-    {
-        const uint32_t *text = views[0].buf;
-        const int32_t *starts = views[1].buf, *ends = views[2].buf;
-        const uint64_t *hashes = views[3].buf;
-        int32_t *out = views[4].buf;
-        const Py_ssize_t n = views[0].len / 4, words = views[1].len / 4, n_hashes = views[3].len / 8;
-        if (views[2].len != views[1].len || views[4].len < views[1].len) {
-            PyErr_SetString(PyExc_ValueError, "matching: starts, ends and out must be as long");
+    Py_ssize_t count = 0;
+    for (Py_ssize_t k = 0; k < words; k++) {
+        if (starts[k] < 0 || ends[k] < starts[k] || ends[k] > n) {
+            PyErr_SetString(PyExc_ValueError, "matching: a word outside the text");
             goto done;
         }
-        Py_ssize_t count = 0;
-        for (Py_ssize_t k = 0; k < words; k++) {
-            if (starts[k] < 0 || ends[k] < starts[k] || ends[k] > n) {
-                PyErr_SetString(PyExc_ValueError, "matching: a word outside the text");
-                goto done;
-            }
-            uint64_t h = word_hash(text, starts[k], ends[k]);
-            Py_ssize_t lo = 0, hi = n_hashes;
-            while (lo < hi) {
-                Py_ssize_t mid = lo + (hi - lo) / 2;
-                if (hashes[mid] < h) lo = mid + 1;
-                else hi = mid;
-            }
-            if (lo < n_hashes && hashes[lo] == h) out[count++] = (int32_t)k;
+        uint64_t h = word_hash(text, starts[k], ends[k]);
+        Py_ssize_t lo = 0, hi = n_hashes;
+        while (lo < hi) {
+            Py_ssize_t mid = lo + (hi - lo) / 2;
+            if (hashes[mid] < h) lo = mid + 1;
+            else hi = mid;
         }
-        result = PyLong_FromSsize_t(count);
+        if (lo < n_hashes && hashes[lo] == h) out[count++] = (int32_t)k;
     }
+    result = PyLong_FromSsize_t(count);
 done:
-    for (int i = 0; i < held; i++) PyBuffer_Release(&views[i]);
+    release_arrays(5, views);
     return result;
 }
 
@@ -254,61 +251,56 @@ done:
  * running counts (search.snippets._best_window is the same in Python).
  */
 static PyObject *best_window(PyObject *self, PyObject *args) {
-    PyObject *starts_o, *ends_o, *forms_o, *joined_o;
+    PyObject *objs[4];
     Py_ssize_t n_forms, max_chars;
-    if (!PyArg_ParseTuple(args, "OOOOnn", &starts_o, &ends_o, &forms_o, &joined_o, &n_forms, &max_chars)) return NULL;
-    Py_buffer views[4];
-    PyObject *objs[4] = {starts_o, ends_o, forms_o, joined_o};
+    if (!PyArg_ParseTuple(args, "OOOOnn", &objs[0], &objs[1], &objs[2], &objs[3], &n_forms, &max_chars)) return NULL;
     const Py_ssize_t sizes[4] = {4, 4, 4, 1};
-    const char *names[4] = {"starts", "ends", "forms", "joined"};
-    int held = 0;
+    const int writable[4] = {0, 0, 0, 0};
+    const char *const names[4] = {"starts", "ends", "forms", "joined"};
+    Py_buffer views[4];
+    if (get_arrays(4, objs, sizes, writable, names, views) < 0) return NULL;
     PyObject *result = NULL;
     int32_t *counts = NULL;
-    for (; held < 4; held++) {
-        if (get_array(objs[held], &views[held], sizes[held], 0, names[held]) < 0) goto done;
+    const int32_t *starts = views[0].buf, *ends = views[1].buf, *forms = views[2].buf;
+    const uint8_t *joined = views[3].buf;
+    const Py_ssize_t n = views[0].len / 4;
+    if (views[1].len / 4 != n || views[2].len / 4 != n || views[3].len != n || n_forms < 0) {
+        PyErr_SetString(PyExc_ValueError, "best_window: starts, ends, forms and joined must be as long");
+        goto done;
     }
-    {
-        const int32_t *starts = views[0].buf, *ends = views[1].buf, *forms = views[2].buf;
-        const uint8_t *joined = views[3].buf;
-        const Py_ssize_t n = views[0].len / 4;
-        if (views[1].len / 4 != n || views[2].len / 4 != n || views[3].len != n || n_forms < 0) {
-            PyErr_SetString(PyExc_ValueError, "best_window: starts, ends, forms and joined must be as long");
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (forms[i] < 0 || forms[i] >= n_forms) {
+            PyErr_SetString(PyExc_ValueError, "best_window: a form number out of range");
             goto done;
         }
-        for (Py_ssize_t i = 0; i < n; i++) {
-            if (forms[i] < 0 || forms[i] >= n_forms) {
-                PyErr_SetString(PyExc_ValueError, "best_window: a form number out of range");
-                goto done;
-            }
-        }
-        counts = PyMem_Calloc(n_forms + 1, sizeof(int32_t));
-        if (counts == NULL) {
-            PyErr_NoMemory();
-            goto done;
-        }
-        Py_ssize_t distinct = 0, together = 0, right = -1, best = 0;
-        double best_score = -1.0;
-        for (Py_ssize_t left = 0; left < n; left++) {
-            if (right < left - 1) right = left - 1;
-            while (right + 1 < n && (Py_ssize_t)ends[right + 1] - starts[left] <= max_chars) {
-                right++;
-                distinct += ++counts[forms[right]] == 1;
-                together += right > left && joined[right];
-            }
-            double score = (double)distinct + 0.5 * (double)together;
-            if (score > best_score) {
-                best = left;
-                best_score = score;
-            }
-            if (right >= left) { /* the window loses its first match */
-                distinct -= --counts[forms[left]] == 0;
-                together -= left + 1 <= right && joined[left + 1];
-            }
-        }
-        result = Py_BuildValue("nd", best, best_score);
     }
+    counts = PyMem_Calloc(n_forms + 1, sizeof(int32_t));
+    if (counts == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    Py_ssize_t distinct = 0, together = 0, right = -1, best = 0;
+    double best_score = -1.0;
+    for (Py_ssize_t left = 0; left < n; left++) {
+        if (right < left - 1) right = left - 1;
+        while (right + 1 < n && (Py_ssize_t)ends[right + 1] - starts[left] <= max_chars) {
+            right++;
+            distinct += ++counts[forms[right]] == 1;
+            together += right > left && joined[right];
+        }
+        double score = (double)distinct + 0.5 * (double)together;
+        if (score > best_score) {
+            best = left;
+            best_score = score;
+        }
+        if (right >= left) { /* the window loses its first match */
+            distinct -= --counts[forms[left]] == 0;
+            together -= left + 1 <= right && joined[left + 1];
+        }
+    }
+    result = Py_BuildValue("nd", best, best_score);
 done:
-    for (int i = 0; i < held; i++) PyBuffer_Release(&views[i]);
+    release_arrays(4, views);
     PyMem_Free(counts);
     return result;
 }
@@ -320,29 +312,21 @@ done:
  * one, so offsets stay (indexer.phonology.fold_code_points is the same in NumPy).
  */
 static PyObject *fold(PyObject *self, PyObject *args) {
-    PyObject *text_o, *table_o, *out_o;
-    if (!PyArg_ParseTuple(args, "OOO", &text_o, &table_o, &out_o)) return NULL;
-    Py_buffer text_v, table_v, out_v;
-    if (get_array(text_o, &text_v, 4, 0, "text") < 0) return NULL;
-    if (get_array(table_o, &table_v, 4, 0, "table") < 0) {
-        PyBuffer_Release(&text_v);
-        return NULL;
-    }
-    if (get_array(out_o, &out_v, 4, 1, "out") < 0) {
-        PyBuffer_Release(&text_v);
-        PyBuffer_Release(&table_v);
-        return NULL;
-    }
-    int ok = out_v.len == text_v.len;
+    PyObject *objs[3];
+    if (!PyArg_ParseTuple(args, "OOO", &objs[0], &objs[1], &objs[2])) return NULL;
+    const Py_ssize_t sizes[3] = {4, 4, 4};
+    const int writable[3] = {0, 0, 1};
+    const char *const names[3] = {"text", "table", "out"};
+    Py_buffer views[3];
+    if (get_arrays(3, objs, sizes, writable, names, views) < 0) return NULL;
+    const int ok = views[2].len == views[0].len;
     if (ok) {
-        const uint32_t *text = text_v.buf, *table = table_v.buf;
-        uint32_t *out = out_v.buf;
-        const Py_ssize_t n = text_v.len / 4, size = table_v.len / 4;
+        const uint32_t *text = views[0].buf, *table = views[1].buf;
+        uint32_t *out = views[2].buf;
+        const Py_ssize_t n = views[0].len / 4, size = views[1].len / 4;
         for (Py_ssize_t i = 0; i < n; i++) out[i] = text[i] < (uint64_t)size ? table[text[i]] : text[i];
     }
-    PyBuffer_Release(&text_v);
-    PyBuffer_Release(&table_v);
-    PyBuffer_Release(&out_v);
+    release_arrays(3, views);
     if (!ok) {
         PyErr_SetString(PyExc_ValueError, "fold: out must be as long as text");
         return NULL;

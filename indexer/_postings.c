@@ -13,12 +13,20 @@
 
 #define ALL_ONES 0xFFFFFFFFu
 
-static int read_buffer(PyObject *obj, Py_buffer *view, int writable, const char *what) {
-    if (PyObject_GetBuffer(obj, view, PyBUF_C_CONTIGUOUS | (writable ? PyBUF_WRITABLE : 0)) < 0) {
-        return -1;
+/* n C-contiguous buffers in order (writable where asked); on a failure, the ones already
+ * taken are released. */
+static int read_buffers(int n, PyObject *const *objs, const int *writable, Py_buffer *views) {
+    for (int i = 0; i < n; i++) {
+        if (PyObject_GetBuffer(objs[i], &views[i], PyBUF_C_CONTIGUOUS | (writable[i] ? PyBUF_WRITABLE : 0)) < 0) {
+            while (--i >= 0) PyBuffer_Release(&views[i]);
+            return -1;
+        }
     }
-    (void)what;
     return 0;
+}
+
+static void release_buffers(int n, Py_buffer *views) {
+    for (int i = 0; i < n; i++) PyBuffer_Release(&views[i]);
 }
 
 static uint64_t table_value(const Py_buffer *table, Py_ssize_t index) {
@@ -36,26 +44,23 @@ static uint64_t table_value(const Py_buffer *table, Py_ssize_t index) {
  * in byte order as the dictionary is sorted.
  */
 static PyObject *find_term(PyObject *self, PyObject *args) {
-    PyObject *lex_obj, *table_obj;
+    PyObject *objs[2];
     Py_ssize_t width, lo, hi;
     const char *key;
     Py_ssize_t key_len;
-    if (!PyArg_ParseTuple(args, "OOnnny#", &lex_obj, &table_obj, &width, &lo, &hi, &key, &key_len)) {
+    if (!PyArg_ParseTuple(args, "OOnnny#", &objs[0], &objs[1], &width, &lo, &hi, &key, &key_len)) {
         return NULL;
     }
-    Py_buffer lex, table;
-    if (read_buffer(lex_obj, &lex, 0, "lex") < 0) {
+    const int writable[2] = {0, 0};
+    Py_buffer views[2];
+    if (read_buffers(2, objs, writable, views) < 0) {
         return NULL;
     }
-    if (read_buffer(table_obj, &table, 0, "table") < 0) {
-        PyBuffer_Release(&lex);
-        return NULL;
-    }
+    Py_buffer lex = views[0], table = views[1];
     Py_ssize_t found = -1;
     Py_ssize_t rows = table.len / (table.itemsize ? table.itemsize : 1) / (width ? width : 1);
     if ((table.itemsize != 4 && table.itemsize != 8) || width < 1 || lo < 0 || hi > rows - 1 || lo > hi) {
-        PyBuffer_Release(&lex);
-        PyBuffer_Release(&table);
+        release_buffers(2, views);
         PyErr_SetString(PyExc_ValueError, "find_term: a term table of 4- or 8-byte values, and rows within it");
         return NULL;
     }
@@ -84,8 +89,7 @@ static PyObject *find_term(PyObject *self, PyObject *args) {
             found = a;
         }
     }
-    PyBuffer_Release(&lex);
-    PyBuffer_Release(&table);
+    release_buffers(2, views);
     if (bad) {
         PyErr_SetString(PyExc_ValueError, "find_term: a term's bytes lie outside the dictionary");
         return NULL;
@@ -103,33 +107,20 @@ static PyObject *find_term(PyObject *self, PyObject *args) {
  * codec.packed_frequencies wrote them.
  */
 static PyObject *decode(PyObject *self, PyObject *args) {
-    PyObject *docs_obj, *freqs_out_obj, *gaps_obj, *freqs_obj;
+    PyObject *objs[4]; /* docs_out, freqs_out, gaps, freqs */
     unsigned long long gaps_at, freq_at;
     long long first;
     int exception_bytes;
-    if (!PyArg_ParseTuple(args, "OOOKLiOK", &docs_obj, &freqs_out_obj, &gaps_obj, &gaps_at, &first, &exception_bytes,
-                          &freqs_obj, &freq_at)) {
+    if (!PyArg_ParseTuple(args, "OOOKLiOK", &objs[0], &objs[1], &objs[2], &gaps_at, &first, &exception_bytes, &objs[3],
+                          &freq_at)) {
         return NULL;
     }
-    Py_buffer docs_view, freqs_out_view, gaps_view, freqs_view;
-    if (read_buffer(docs_obj, &docs_view, 1, "docs") < 0) {
+    const int writable[4] = {1, 1, 0, 0};
+    Py_buffer views[4];
+    if (read_buffers(4, objs, writable, views) < 0) {
         return NULL;
     }
-    if (read_buffer(freqs_out_obj, &freqs_out_view, 1, "freqs_out") < 0) {
-        PyBuffer_Release(&docs_view);
-        return NULL;
-    }
-    if (read_buffer(gaps_obj, &gaps_view, 0, "gaps") < 0) {
-        PyBuffer_Release(&docs_view);
-        PyBuffer_Release(&freqs_out_view);
-        return NULL;
-    }
-    if (read_buffer(freqs_obj, &freqs_view, 0, "freqs") < 0) {
-        PyBuffer_Release(&docs_view);
-        PyBuffer_Release(&freqs_out_view);
-        PyBuffer_Release(&gaps_view);
-        return NULL;
-    }
+    Py_buffer docs_view = views[0], freqs_out_view = views[1], gaps_view = views[2], freqs_view = views[3];
     const char *error = NULL;
     Py_ssize_t df = docs_view.len / 4;
     int32_t *docs = (int32_t *)docs_view.buf;
@@ -186,10 +177,7 @@ static PyObject *decode(PyObject *self, PyObject *args) {
             }
         }
     }
-    PyBuffer_Release(&docs_view);
-    PyBuffer_Release(&freqs_out_view);
-    PyBuffer_Release(&gaps_view);
-    PyBuffer_Release(&freqs_view);
+    release_buffers(4, views);
     if (error != NULL) {
         PyErr_SetString(PyExc_ValueError, error);
         return NULL;

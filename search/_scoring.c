@@ -2,7 +2,7 @@
  * search._scoring: the inner loops of query scoring, compiled.
  *
  * Arrays in, arrays out: every function takes buffers (NumPy arrays) and loops over them with
- * no Python object in the loop. Each has a NumPy reference in search/scoring.py, which the
+ * no Python object in the loop. Each has a NumPy reference in search/engine.py, which the
  * tests use as the oracle: the results must be the same float32 values, bit for bit. So the
  * arithmetic is float32 in the order the reference does it, and the build turns off
  * floating-point contraction (no fused multiply-add) -- see setup.py.
@@ -31,6 +31,22 @@ static int get_buffer(PyObject *obj, Py_buffer *view, const char *format, int wr
         return -1;
     }
     return 0;
+}
+
+/* get_buffer for n arrays in order; on a failure, the ones already taken are released. */
+static int get_buffers(int n, PyObject *const *objs, const char *const *formats, const int *writable,
+                       const char *const *names, Py_buffer *views) {
+    for (int i = 0; i < n; i++) {
+        if (get_buffer(objs[i], &views[i], formats[i], writable[i], names[i]) < 0) {
+            while (--i >= 0) PyBuffer_Release(&views[i]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void release_buffers(int n, Py_buffer *views) {
+    for (int i = 0; i < n; i++) PyBuffer_Release(&views[i]);
 }
 
 /*
@@ -167,30 +183,18 @@ done_seq:
  * NumPy gives Engine._bm25_reference (its Python floats are float32 in array arithmetic).
  */
 static PyObject *bm25(PyObject *self, PyObject *args) {
-    PyObject *out_obj, *docs_obj, *freqs_obj, *lengths_obj;
+    PyObject *objs[4];
     double average, k1, b, idf;
-    if (!PyArg_ParseTuple(args, "OOOOdddd", &out_obj, &docs_obj, &freqs_obj, &lengths_obj, &average, &k1, &b, &idf)) {
+    if (!PyArg_ParseTuple(args, "OOOOdddd", &objs[0], &objs[1], &objs[2], &objs[3], &average, &k1, &b, &idf)) {
         return NULL;
     }
-    Py_buffer out_view, docs_view, freqs_view, lengths_view;
-    if (get_buffer(out_obj, &out_view, "f", 1, "out") < 0) {
+    const char *const formats[4] = {"f", "i", "f", "f"}, *const names[4] = {"out", "docs", "freqs", "lengths"};
+    const int writable[4] = {1, 0, 0, 0};
+    Py_buffer views[4];
+    if (get_buffers(4, objs, formats, writable, names, views) < 0) {
         return NULL;
     }
-    if (get_buffer(docs_obj, &docs_view, "i", 0, "docs") < 0) {
-        PyBuffer_Release(&out_view);
-        return NULL;
-    }
-    if (get_buffer(freqs_obj, &freqs_view, "f", 0, "freqs") < 0) {
-        PyBuffer_Release(&out_view);
-        PyBuffer_Release(&docs_view);
-        return NULL;
-    }
-    if (get_buffer(lengths_obj, &lengths_view, "f", 0, "lengths") < 0) {
-        PyBuffer_Release(&out_view);
-        PyBuffer_Release(&docs_view);
-        PyBuffer_Release(&freqs_view);
-        return NULL;
-    }
+    Py_buffer out_view = views[0], docs_view = views[1], freqs_view = views[2], lengths_view = views[3];
     const char *error = NULL;
     Py_ssize_t n = docs_view.len / 4, size = lengths_view.len / 4;
     if (out_view.len != docs_view.len || freqs_view.len != docs_view.len) {
@@ -211,10 +215,7 @@ static PyObject *bm25(PyObject *self, PyObject *args) {
             out[i] = ((f_idf * f) * f_k1_plus_one) / (f + norm);
         }
     }
-    PyBuffer_Release(&out_view);
-    PyBuffer_Release(&docs_view);
-    PyBuffer_Release(&freqs_view);
-    PyBuffer_Release(&lengths_view);
+    release_buffers(4, views);
     if (error != NULL) {
         PyErr_SetString(PyExc_ValueError, error);
         return NULL;
@@ -701,25 +702,19 @@ done:
  * block_maxima(out, docs, scores, block)
  *
  * out[w] = the largest scores[i] with docs[i] in [w * block, (w + 1) * block), or 0: one term's
- * best score in each window of top_k (search.engine.Engine.block_maxima_reference in NumPy).
+ * best score in each window of top_k (search.engine.block_maxima_reference in NumPy).
  */
 static PyObject *block_maxima(PyObject *self, PyObject *args) {
-    PyObject *out_obj, *docs_obj, *scores_obj;
+    PyObject *objs[3];
     Py_ssize_t block;
-    if (!PyArg_ParseTuple(args, "OOOn", &out_obj, &docs_obj, &scores_obj, &block)) {
+    if (!PyArg_ParseTuple(args, "OOOn", &objs[0], &objs[1], &objs[2], &block)) {
         return NULL;
     }
-    Py_buffer out_view, docs_view, scores_view;
-    if (get_buffer(out_obj, &out_view, "f", 1, "out") < 0) return NULL;
-    if (get_buffer(docs_obj, &docs_view, "i", 0, "docs") < 0) {
-        PyBuffer_Release(&out_view);
-        return NULL;
-    }
-    if (get_buffer(scores_obj, &scores_view, "f", 0, "scores") < 0) {
-        PyBuffer_Release(&out_view);
-        PyBuffer_Release(&docs_view);
-        return NULL;
-    }
+    const char *const formats[3] = {"f", "i", "f"}, *const names[3] = {"out", "docs", "scores"};
+    const int writable[3] = {1, 0, 0};
+    Py_buffer views[3];
+    if (get_buffers(3, objs, formats, writable, names, views) < 0) return NULL;
+    Py_buffer out_view = views[0], docs_view = views[1], scores_view = views[2];
     const char *error = NULL;
     if (block < 1 || scores_view.len != docs_view.len) {
         error = "block_maxima: block must be positive and scores as long as docs";
@@ -738,9 +733,7 @@ static PyObject *block_maxima(PyObject *self, PyObject *args) {
             if (scores[i] > out[w]) out[w] = scores[i];
         }
     }
-    PyBuffer_Release(&out_view);
-    PyBuffer_Release(&docs_view);
-    PyBuffer_Release(&scores_view);
+    release_buffers(3, views);
     if (error != NULL) {
         PyErr_SetString(PyExc_ValueError, error);
         return NULL;

@@ -190,9 +190,8 @@ class SegmentReader:
 
     def iter_stored(self) -> Iterator[dict]:
         """Every document's stored fields, in document order."""
-        for block in range(len(self._block_offsets) - 1):
-            for line in self._block(block).decode("utf-8").split("\n"):
-                yield json.loads(line)
+        for line in self.stored_lines():
+            yield json.loads(line)
 
     def _block(self, block: int) -> bytes:
         start, end = int(self._block_offsets[block]), int(self._block_offsets[block + 1])

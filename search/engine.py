@@ -302,16 +302,12 @@ class Engine:
         """A term's own k1 and b, or the engine's where it has none."""
         return (self.k1 if k1 is None else k1), (self.b if b is None else b)
 
-    def _bm25(self, fieldname: str, text: str, k1: float, b: float, score=None) -> tuple[np.ndarray, np.ndarray]:
+    def _bm25(self, fieldname: str, text: str, k1: float, b: float) -> tuple[np.ndarray, np.ndarray]:
         p = self.postings(fieldname, text)
         if p.docs.size == 0:
             return p.docs, p.freqs
         lengths, average = self.field_lengths(fieldname)
-        return p.docs, (score or bm25)(p.docs, p.freqs, lengths, average, k1, b, self.idf(self.doc_freq(fieldname, text)))
-
-    def _bm25_reference(self, fieldname: str, text: str, k1: float, b: float) -> tuple[np.ndarray, np.ndarray]:
-        """``_bm25`` with ``bm25_reference``: the oracle of the compiled one."""
-        return self._bm25(fieldname, text, k1, b, bm25_reference)
+        return p.docs, bm25(p.docs, p.freqs, lengths, average, k1, b, self.idf(self.doc_freq(fieldname, text)))
 
     def _densify(self, docs: np.ndarray, unit: np.ndarray) -> np.ndarray:
         dense = np.zeros(self.size, dtype=np.float32)
@@ -459,7 +455,6 @@ class Engine:
             candidates = np.flatnonzero(ranked > 0)
         order = np.lexsort((candidates, -scores[candidates]))
         return candidates[order][offset:want], total
-
 
 
 class _Unbounded(Exception):

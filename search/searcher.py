@@ -7,6 +7,7 @@ which generation is searched, ``search.distributed`` runs the same ranking on ea
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import cached_property
 from datetime import datetime, timezone
 
 import numpy as np
@@ -51,10 +52,15 @@ class LocalSearcher:
     def set_bm25(self, k1: float, b: float) -> None:
         self.engine.k1, self.engine.b = k1, b
 
+    @cached_property
+    def newest(self) -> int | None:
+        """The date --recent counts back from (the segments never change: found once)."""
+        return newest_date(self.segments, self.engine)
+
     def rank(self, request: "RankRequest") -> "list[Ranked]":
         """The first phase of a search: rank the documents (one part here; a sharded index on
         Dask has one per shard)."""
-        return [rank_documents(self.segments, self.engine, request, newest=newest_date(self.segments, self.engine))]
+        return [rank_documents(self.segments, self.engine, request, newest=self.newest if request.recent else None)]
 
     def hits(self, shown: "list[tuple[int, RankedDocument]]", near: "dict[int, list[RankedDocument]]", first_rank: int,
              terms: QueryTerms, snippet_chars: int) -> tuple[Hit, ...]:
@@ -115,7 +121,7 @@ class Ranked:
     documents: list[RankedDocument]
     total: int
     facets: dict[str, list[tuple[str, int]]] | None
-    total_exact: bool = True  # False: ``total`` counts the matches in the blocks scored
+    total_exact: bool = True  # False: ``total`` is a lower bound (matches counted up to Engine.TRACK_TOTAL)
 
 
 def rank_documents(segments: SegmentSet, engine: Engine, request: RankRequest, newest: int | None, part: int = 0) -> Ranked:

@@ -32,7 +32,7 @@ class PostingsEngine(Engine):
         self.terms = terms
         self.BLOCK = block
 
-    def _bm25(self, fieldname, text, k1, b, score=None):
+    def _bm25(self, fieldname, text, k1, b):
         return self.terms[text]
 
     def postings(self, fieldname, text):

@@ -40,7 +40,7 @@ from indexer.errors import NotAnIndex, TooManyRemovals, WriteFailed
 from indexer.merge import merge_by_policy
 from indexer.near_duplicates import signature as near_duplicate_signature
 from indexer.ranking_tables import ranking_tables
-from indexer.schema import FIELD_FAMILIES, ID_FIELD, INDEX_FIELDS, OPENING_MAX_CHARS, IndexSettings
+from indexer.schema import EXACT, FIELD_FAMILIES, ID_FIELD, INDEX_FIELDS, OPENING_MAX_CHARS, IndexSettings
 from indexer.segment import SegmentSet, deleted_docs
 from indexer.segment_writer import SegmentWriter
 from indexer.sources import EVERYTHING as EVERYTHING_READ
@@ -168,7 +168,7 @@ class IndexedDocument(NamedTuple):
 class IndexedBatch(NamedTuple):
     """A batch of articles as the index takes them."""
 
-    terms: dict[str, tuple[np.ndarray, np.ndarray]]  # per index field: term keys, article of each
+    terms: dict[str, tuple[np.ndarray, ...]]  # per index field: term keys, article of each (and position: exact title, body)
     documents: list[IndexedDocument]
 
 
@@ -185,8 +185,9 @@ def document_fields(articles: Sequence[Article], keys: TermKeys) -> IndexedBatch
     title, body = batch_terms([a.title for a in articles], keys=keys), batch_terms([a.body for a in articles], openings, keys)
     terms: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for family, title_terms, body_terms in zip(FIELD_FAMILIES, title, body):
-        terms["title" + family] = (title_terms.keys, title_terms.docs)
-        terms["body" + family] = (body_terms.keys, body_terms.docs)
+        # The exact family carries positions (for exact phrases); the others have none.
+        terms["title" + family] = (title_terms.keys, title_terms.docs) + ((title_terms.positions,) if family == EXACT else ())
+        terms["body" + family] = (body_terms.keys, body_terms.docs) + ((body_terms.positions,) if family == EXACT else ())
         terms["opening" + family] = (body_terms.keys[body_terms.in_prefix], body_terms.docs[body_terms.in_prefix])
     terms[ID_FIELD] = (np.array([keys.number(a.id) for a in articles], dtype=np.int64), np.arange(len(articles), dtype=np.int64))
     documents = []

@@ -76,6 +76,21 @@ def check_index(index_dir: str | os.PathLike | None = None) -> CheckReport:
     )
 
 
+def _check_positions(prefix: Path, reader: SegmentReader, field: str, text: str, docs: np.ndarray, freqs: np.ndarray) -> None:
+    """A term's positions decode, one run per document as its frequency says, ascending."""
+    try:
+        where, positions = reader.positions(field, text, docs)
+    except ValueError as e:
+        raise damaged(Path(f"{prefix}.pos"), f"positions of {field}:{text!r} do not decode ({e})") from None
+    counts = np.bincount(np.searchsorted(docs, where), minlength=docs.size)
+    capped = np.minimum(counts, 255)
+    steps = np.diff(positions.astype(np.int64))
+    first = np.zeros(positions.size, dtype=bool)
+    first[np.cumsum(counts)[:-1][counts[:-1] > 0]] = True
+    if np.any(capped != freqs) or np.any(steps[~first[1:]] <= 0):
+        raise damaged(Path(f"{prefix}.pos"), f"positions of {field}:{text!r} do not match its frequencies")
+
+
 def _check_segment(directory: Path, reader: SegmentReader) -> None:
     prefix = Path(directory) / reader.name
     docs = reader.docs
@@ -108,6 +123,8 @@ def _check_segment(directory: Path, reader: SegmentReader) -> None:
                 raise damaged(Path(f"{prefix}.gaps"), f"postings of {field}:{text!r} do not decode")
             if freqs.size and freqs.min() < 1:
                 raise damaged(Path(f"{prefix}.tf"), f"frequencies of {field}:{text!r} do not decode")
+            if field in reader.positional:
+                _check_positions(prefix, reader, field, text, found, freqs)
     stored = 0
     try:
         for document in reader.iter_stored():

@@ -32,7 +32,7 @@ from indexer.errors import CorruptIndex
 
 CHUNK = 16 * 2**20
 # Checked by blocks, on first read: the files a search reads by ranges.
-LAZY_SUFFIXES = (".gaps", ".tf", ".docs")
+LAZY_SUFFIXES = (".gaps", ".tf", ".pos", ".docs")
 BLOCK_BYTES = 256 * 1024
 
 # (device, inode, size, mtime) -> CRC-32 of files already checked by this process.

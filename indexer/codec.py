@@ -20,6 +20,9 @@ A segment is a set of files sharing a name prefix (``s000001``) inside a generat
     s000001.tf          term frequencies, capped at 255 (BM25 saturates long before): half a
                         byte each for terms whose frequencies are at most 15, a byte otherwise,
                         none for terms that never occur twice in a document
+    s000001.pos         positions of the exact syllables of title and body, per term
+                        (``encode_positions``), for exact phrases
+    s000001.pos.npy     where each of those terms' positions start in .pos
     s000001.len.npy     length in terms of every text field of every document (uint16 or uint32)
     s000001.sig.npy     near-duplicate signature of every document (indexer.near_duplicates)
     s000001.date.npy    seconds since 1970 (UTC, naive dates taken as UTC), or NO_DATE
@@ -57,7 +60,7 @@ DOCS_PER_BLOCK = 1
 # a document; level 6 without, 0.344 in 0.099 ms.
 DICTIONARY_BYTES = 32 * 1024  # zlib's window: it cannot use more
 COMPRESSION_LEVEL = 4
-FORMAT = "vnsearch-segment-5"
+FORMAT = "vnsearch-segment-6"  # 6: positions (.pos) for exact phrases
 
 # Terms up to this many bytes are merged as fixed-width NumPy byte strings (longer: Python bytes).
 LONGEST_FIXED_WIDTH_TERM = 64
@@ -69,7 +72,7 @@ ALL_ONES = 2**32 - 1  # in the FREQS column: every frequency of the term is 1, n
 
 def segment_files(name: str) -> list[str]:
     """The file names that make up segment ``name``."""
-    suffixes = ("json", "lex", "terms.npy", "gaps", "tf", "len.npy", "sig.npy", "date.npy", "source.npy", "category.npy", "docs", "docs.npy", "zdict")
+    suffixes = ("json", "lex", "terms.npy", "gaps", "tf", "pos", "pos.npy", "len.npy", "sig.npy", "date.npy", "source.npy", "category.npy", "docs", "docs.npy", "zdict")
     return [f"{name}.{s}" for s in suffixes]
 
 
@@ -143,6 +146,168 @@ def patched_gaps(gaps: np.ndarray, counts: np.ndarray, exception_bytes: int) -> 
         out[at + k] = exceptions[:, k]
     return offsets, out.tobytes()
 
+
+
+# Positions are kept for these fields (the exact syllables of title and body): what a quoted
+# phrase is checked against. A phrase typed without diacritics is checked through the written
+# forms of each syllable (``indexer.phonology.written_forms``), so the folded families need
+# none; the opening is part of the body.
+POSITIONAL_FIELDS = ("title", "body")
+# Postings per skip entry of a term's positions: a phrase reads the positions of its candidate
+# documents only, jumping to each one's block (Lucene's and tantivy's block size).
+POSITIONS_BLOCK = 128
+# A syllable that does not stand together with the one before (punctuation between them,
+# "Hà Nội, Huế") is this much further on: a phrase matches only syllables that stand together,
+# as the bigram family does.
+BREAK_STEP = 2
+
+
+def varint_bytes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """LEB128 varints of non-negative ``values`` (< 2**32): (the bytes, bytes per value)."""
+    values = values.astype(np.uint64, copy=False)
+    sizes = np.ones(values.size, dtype=np.int64)
+    for bits in (7, 14, 21, 28):
+        sizes += values >= (1 << bits)
+    out = np.empty(int(sizes.sum()), dtype=np.uint8)
+    at = exclusive_cumsum(sizes)
+    for k in range(int(sizes.max(initial=0))):
+        has = sizes > k
+        more = sizes[has] > k + 1
+        out[at[has] + k] = ((values[has] >> np.uint64(7 * k)) & np.uint64(127)).astype(np.uint8) | (more.astype(np.uint8) << 7)
+    return out, sizes
+
+
+def encode_positions(df: np.ndarray, counts: np.ndarray, positions: np.ndarray) -> tuple[np.ndarray, bytes]:
+    """``encode_positions_reference``, compiled (``indexer/_postings.c``): what the writer
+    and the merger call."""
+    args = [np.ascontiguousarray(a, dtype=np.int64) for a in (df, counts, positions)]
+    offsets = np.empty(args[0].size, dtype=np.int64)
+    room = 2 * args[2].size + 4 * args[0].size + 16
+    while True:
+        out = np.empty(room, dtype=np.uint8)
+        written = _postings.encode_positions(*args, offsets, out)
+        if written >= 0:
+            return offsets, out[:written].tobytes()
+        room = -written
+
+
+def order_by_key(keys: np.ndarray, largest: int) -> np.ndarray:
+    """The indexes of ``keys`` (uint32, at most ``largest``) ordered by key, stable: what
+    ``np.argsort(keys, kind="stable")`` gives, by a compiled counting sort."""
+    if largest > 4 * keys.size + 2**20:  # keys too sparse for a table of counts
+        return np.argsort(keys, kind="stable")
+    keys = np.ascontiguousarray(keys, dtype=np.uint32)
+    order = np.empty(keys.size, dtype=np.int64)
+    _postings.order_by_key(keys, np.zeros(largest + 2, dtype=np.int64), order)
+    return order
+
+
+def encode_positions_reference(df: np.ndarray, counts: np.ndarray, positions: np.ndarray) -> tuple[np.ndarray, bytes]:
+    """Encode the positions of terms' postings (terms one after another, ``df[t]`` postings
+    each; ``counts[p]`` positions for posting p, ascending, one after another in
+    ``positions``). Returns each term's byte offset and the bytes.
+
+    A term's run: ``(df - 1) // POSITIONS_BLOCK`` skip entries (uint32: where postings 128,
+    256, ... start, counted from the end of the entries), then per posting its count as a
+    varint only if it is 255 or more (the frequency file holds min(count, 255)), then the first
+    position and the distance to each next one as varints. In NumPy: the oracle of
+    ``encode_positions``; ``indexer/_postings.c`` decodes.
+    """
+    df = np.asarray(df, dtype=np.int64)
+    counts = np.asarray(counts, dtype=np.int64)
+    n_terms, n_postings = df.size, counts.size
+    positions = np.asarray(positions, dtype=np.int64)
+    # Values to write: per posting [count if >= 255] + first position + distances.
+    steps = positions.copy()
+    if steps.size:
+        steps[1:] -= positions[:-1]
+    posting_starts = exclusive_cumsum(counts)
+    has_positions = counts > 0
+    steps[posting_starts[has_positions]] = positions[posting_starts[has_positions]]
+    long = np.flatnonzero(counts >= 255)
+    values = np.insert(steps, posting_starts[long], counts[long])
+    encoded, sizes = varint_bytes(values)
+    owner = np.repeat(np.arange(n_postings), counts)
+    owner = np.insert(owner, posting_starts[long], long)
+    posting_bytes = np.bincount(owner, weights=sizes, minlength=n_postings).astype(np.int64)
+    # Within its term: where each posting's bytes start after the skip entries.
+    term_of_posting = np.repeat(np.arange(n_terms), df)
+    term_first = exclusive_cumsum(df)
+    within = exclusive_cumsum(posting_bytes)
+    within -= within[term_first[term_of_posting]] if n_postings else 0
+    skips = np.maximum(df - 1, 0) // POSITIONS_BLOCK
+    term_bytes = np.bincount(term_of_posting, weights=posting_bytes, minlength=n_terms).astype(np.int64) + 4 * skips
+    offsets = exclusive_cumsum(term_bytes)
+    out = np.empty(int(term_bytes.sum()), dtype=np.uint8)
+    posting_at = offsets[term_of_posting] + 4 * skips[term_of_posting] + within
+    byte_owner = np.repeat(owner, sizes)
+    byte_rank = np.arange(encoded.size) - np.repeat(exclusive_cumsum(posting_bytes), posting_bytes) if encoded.size else np.zeros(0, dtype=np.int64)
+    out[posting_at[byte_owner] + byte_rank] = encoded
+    # Skip entries: posting number (j + 1) * POSITIONS_BLOCK of the term, for each entry j.
+    entry_term = np.repeat(np.arange(n_terms), skips)
+    entry_rank = np.arange(entry_term.size) - np.repeat(exclusive_cumsum(skips), skips)
+    entry_value = within[term_first[entry_term] + (entry_rank + 1) * POSITIONS_BLOCK].astype("<u4").view(np.uint8).reshape(-1, 4)
+    entry_at = offsets[entry_term] + 4 * entry_rank
+    for k in range(4):
+        out[entry_at + k] = entry_value[:, k]
+    return offsets, out.tobytes()
+
+
+def decode_positions(data, offset: int, freqs: np.ndarray, wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The positions of some postings of one term (``wanted``: posting numbers, ascending;
+    ``freqs``: all the term's frequencies): (count per wanted posting, their positions one
+    after another). Compiled (``indexer/_postings.c``); ``decode_positions_reference`` is
+    the same in Python."""
+    wanted = np.ascontiguousarray(wanted, dtype=np.int64)
+    counts = np.empty(wanted.size, dtype=np.int32)
+    room = int(freqs[wanted].sum(dtype=np.int64)) if wanted.size else 0
+    while True:
+        out = np.empty(room, dtype=np.int32)
+        written = _postings.positions_at(data, offset, np.ascontiguousarray(freqs, dtype=np.uint8), wanted, counts, out)
+        if written >= 0:
+            return counts, out[:written]
+        room = -written  # a count of 255 or more: its varint tells how many
+
+
+def decode_positions_reference(data, offset: int, freqs: np.ndarray, wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """What ``decode_positions`` computes, reading every posting in order: the oracle of its tests."""
+    raw = bytes(data)
+    at = offset + 4 * (max(len(freqs) - 1, 0) // POSITIONS_BLOCK)
+
+    def varint() -> int:
+        nonlocal at
+        value = shift = 0
+        while True:
+            byte = raw[at]
+            at += 1
+            value |= (byte & 127) << shift
+            shift += 7
+            if not byte & 128:
+                return value
+
+    per_posting = []
+    for freq in np.asarray(freqs).tolist():
+        count = varint() if freq == 255 else freq
+        steps = [varint() for _ in range(count)]
+        per_posting.append(np.cumsum(steps, dtype=np.int64))
+    chosen = [per_posting[w] for w in np.asarray(wanted).tolist()]
+    counts = np.array([c.size for c in chosen], dtype=np.int32)
+    return counts, (np.concatenate(chosen).astype(np.int32) if chosen else np.zeros(0, dtype=np.int32))
+
+
+def decode_positions_of_terms(data, offsets: np.ndarray, df: np.ndarray, freqs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every posting's positions of several terms (a merge's slice): (count per posting,
+    positions one after another)."""
+    freqs = np.ascontiguousarray(freqs, dtype=np.uint8)
+    counts = np.empty(freqs.size, dtype=np.int64)
+    room = int(freqs.sum(dtype=np.int64))
+    args = (np.ascontiguousarray(offsets, dtype=np.uint64), np.ascontiguousarray(df, dtype=np.int64), freqs)
+    while True:
+        out = np.empty(room, dtype=np.int32)
+        written = _postings.positions_of_terms(data, *args, counts, out)
+        if written >= 0:
+            return counts, out[:written]
+        room = -written
 
 
 def find_term(lex, table, width: int, lo: int, hi: int, key: bytes) -> int | None:

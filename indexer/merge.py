@@ -30,7 +30,10 @@ from indexer.codec import (
     FREQS,
     GAPS,
     LEX,
+    POSITIONAL_FIELDS,
     StoredBlocks,
+    encode_positions,
+    exclusive_cumsum,
     packed_frequencies,
     patched_gaps,
     save_array,
@@ -62,12 +65,23 @@ def merge_segments(directory: Path, entries: list[dict], out_directory: Path, na
     exception_bytes = 2 if docs <= 65536 else 4
     tables: list[np.ndarray] = []
     field_rows: dict[str, list[int]] = {}
-    sizes = {"lex": 0, "gaps": 0, "tf": 0}
+    sizes = {"lex": 0, "gaps": 0, "tf": 0, "pos": 0}
     row = 0
-    with open(f"{prefix}.lex", "wb") as lex_out, open(f"{prefix}.gaps", "wb") as gaps_out, open(f"{prefix}.tf", "wb") as tf_out:
+    position_offsets: list[np.ndarray] = []
+    position_starts: dict[str, int] = {}
+    with open(f"{prefix}.lex", "wb") as lex_out, open(f"{prefix}.gaps", "wb") as gaps_out, open(f"{prefix}.tf", "wb") as tf_out, \
+            open(f"{prefix}.pos", "wb") as pos_out:
         for field in fields:
             first_row = row
-            for table, lex, gap_bytes, freq_bytes in _merged_field(readers, renumber, field, exception_bytes, chunk_postings):
+            positional = field in POSITIONAL_FIELDS
+            if positional:
+                position_starts[field] = sum(o.size for o in position_offsets)
+            for table, lex, gap_bytes, freq_bytes, positions in _merged_field(readers, renumber, field, exception_bytes, chunk_postings, positional):
+                if positional:
+                    offsets, position_bytes = positions
+                    position_offsets.append(offsets + sizes["pos"])
+                    pos_out.write(position_bytes)
+                    sizes["pos"] += len(position_bytes)
                 table[:, LEX] += sizes["lex"]
                 table[:, GAPS] += sizes["gaps"]
                 table[table[:, FREQS] != ALL_ONES, FREQS] += 2 * sizes["tf"]
@@ -84,6 +98,8 @@ def merge_segments(directory: Path, entries: list[dict], out_directory: Path, na
     if int(terms.max()) <= ALL_ONES:
         terms = terms.astype(np.uint32)
     save_array(f"{prefix}.terms.npy", terms)
+    every_offset = np.concatenate(position_offsets) if position_offsets else np.zeros(0, dtype=np.int64)
+    save_array(f"{prefix}.pos.npy", every_offset.astype(np.uint32 if sizes["pos"] < 2**32 else np.uint64))
     keep = [numbers >= 0 for numbers in renumber]
     lengths = np.hstack([np.asarray(r.lengths)[[r.field_order.index(f) for f in fields]][:, k] for r, k in zip(readers, keep)]) \
         if readers else np.zeros((len(fields), 0), dtype=np.uint32)
@@ -113,14 +129,17 @@ def merge_segments(directory: Path, entries: list[dict], out_directory: Path, na
         "exception_bytes": exception_bytes,
         "docs_per_block": DOCS_PER_BLOCK,
         "signature_scheme": SIGNATURE_SCHEME,
+        "positions": position_starts,
     }
     with open(f"{prefix}.json", "wb") as f:
         f.write(json.dumps(description, ensure_ascii=False).encode("utf-8"))
     return description
 
 
-def _merged_field(readers: list[SegmentReader], renumber: list[np.ndarray], field: str, exception_bytes: int, chunk_postings: int):
-    """The merged field, a slice of its byte-ordered terms at a time: (table, lex, gaps, freqs)."""
+def _merged_field(readers: list[SegmentReader], renumber: list[np.ndarray], field: str, exception_bytes: int, chunk_postings: int,
+                  positional: bool = False):
+    """The merged field, a slice of its byte-ordered terms at a time: (table, lex, gaps, freqs,
+    positions), positions being (offsets, bytes) for a positional field, else None."""
     per_reader = []
     for reader in readers:
         lo, hi = reader.fields.get(field, (0, 0))
@@ -142,7 +161,7 @@ def _merged_field(readers: list[SegmentReader], renumber: list[np.ndarray], fiel
     if bounds[-1] != len(merged):
         bounds.append(len(merged))
     for start, end in zip(bounds, bounds[1:]):
-        term_ids, doc_ids, freqs = [], [], []
+        term_ids, doc_ids, freqs, counts, positions = [], [], [], [], []
         for reader, numbers, (lo, _, _), new_numbers in zip(readers, mapped, per_reader, renumber):
             a, b = np.searchsorted(numbers, [start, end])
             if a == b:
@@ -153,6 +172,11 @@ def _merged_field(readers: list[SegmentReader], renumber: list[np.ndarray], fiel
             term_ids.append(np.repeat(numbers[a:b], df)[live])
             doc_ids.append(new_docs[live])
             freqs.append(tf[live])
+            if positional:
+                # A position is within its document: it is copied as it is.
+                count, where = reader.positions_of_rows(field, lo + int(a), lo + int(b), tf)
+                counts.append(count[live])
+                positions.append(where[np.repeat(live, count)])
         if not term_ids:
             continue
         # Inputs come in document order and each input's terms in merged order: a stable sort
@@ -160,7 +184,15 @@ def _merged_field(readers: list[SegmentReader], renumber: list[np.ndarray], fiel
         term_of = np.concatenate(term_ids)
         order = np.argsort(term_of, kind="stable")
         term_of, doc_of, tf_of = term_of[order], np.concatenate(doc_ids)[order], np.concatenate(freqs)[order]
-        yield _encode(term_of, doc_of, tf_of, merged, exception_bytes)
+        table, lex, gap_bytes, freq_bytes = _encode(term_of, doc_of, tf_of, merged, exception_bytes)
+        encoded_positions = None
+        if positional:
+            count_of = np.concatenate(counts)
+            starts = exclusive_cumsum(count_of)[order]
+            count_of = count_of[order]
+            gather = np.repeat(starts - exclusive_cumsum(count_of), count_of) + np.arange(int(count_of.sum()))
+            encoded_positions = encode_positions(table[:, DF], count_of, np.concatenate(positions)[gather])
+        yield table, lex, gap_bytes, freq_bytes, encoded_positions
 
 
 def _encode(term_of: np.ndarray, doc_of: np.ndarray, tf_of: np.ndarray, merged: np.ndarray, exception_bytes: int):

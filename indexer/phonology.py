@@ -6,6 +6,7 @@ distinct syllables), each tested on its own: "hoà" -> "hòa", "kỹ" -> "kĩ", 
 
 from __future__ import annotations
 
+import itertools
 import re
 import threading
 import unicodedata
@@ -216,3 +217,35 @@ def metadata_key(value: str) -> str:
 def normalize_term(word: str) -> str:
     """A word as the index stores it: lowercase, canonical tone placement, i for final y."""
     return canonical_spelling(canonical_tone(word.lower()))
+
+
+# The letters a letter typed without diacritics may stand for.
+_MARKED_FORMS = {"a": "aăâ", "e": "eê", "o": "oôơ", "u": "uư", "d": "dđ"}
+# A folded word with more spellings than this is not a Vietnamese syllable (none has more
+# than a few dozen): it stands for itself.
+MAX_WRITTEN_FORMS = 512
+
+
+@lru_cache(maxsize=8192)
+def written_forms(folded: str) -> tuple[str, ...]:
+    """Every way the index's exact family may write a syllable whose letters without
+    diacritics are ``folded`` (lowercase): "tang" -> "tang", "táng", "tăng", "tầng", "tặng",
+    ...; "ky" -> "ki", "kì", "kí", "kĩ", ...; "lak" -> "lắk" (canonical tone placement and
+    i/y where the word is shaped like a syllable, as ``normalize_term`` writes them; a tone on
+    any vowel of a word that is not, such as "Đắk Lắk"). Used to find a phrase typed without
+    diacritics among the positions, which only the exact family keeps. Includes ``folded``."""
+    choices = [_MARKED_FORMS.get(c, c) for c in folded]
+    vowels = [i for i, c in enumerate(folded) if c in _VOWELS]
+    combinations = len(vowels) * len(TONE_MARKS) + 1
+    for letters in choices:
+        combinations *= len(letters)
+    if combinations > MAX_WRITTEN_FORMS:
+        return (folded,)
+    forms = {folded}
+    for letters in itertools.product(*choices):
+        base = "".join(letters)
+        forms.add(normalize_term(base))
+        for i in vowels:
+            for tone in TONE_MARKS:
+                forms.add(normalize_term(unicodedata.normalize("NFC", base[: i + 1] + tone + base[i + 1 :])))
+    return tuple(sorted(forms))

@@ -61,8 +61,9 @@ class IndexSettings:
 
 # The field families of each text field: exact syllables, folded syllables, folded syllable
 # bigrams. One bigram family, folded: it serves queries typed with and without diacritics,
-# while the exact syllable family carries the diacritics. No positions are stored: adjacency
-# comes from the bigrams, which also answer phrases (see README "Design notes").
+# while the exact syllable family carries the diacritics. In ranking, adjacency comes from the
+# bigrams; the exact family of title and body also keeps positions, which answer quoted
+# phrases exactly (indexer.codec.POSITIONAL_FIELDS, README "Design notes").
 EXACT, FOLDED, FOLDED_BIGRAMS = "", "_fold", "_fold_bi"
 FIELD_FAMILIES = (EXACT, FOLDED, FOLDED_BIGRAMS)
 # Plus the document id as one exact term, to look documents up by id (vnsearch inspect).

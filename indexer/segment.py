@@ -11,13 +11,16 @@ from typing import Iterator
 import numpy as np
 
 from indexer.analysis import metadata_key
-from indexer.checksums import block_check
+from indexer.checksums import block_check, damaged
 from indexer.codec import (
     ALL_ONES,
     FORMAT,
     LEX,
     LONGEST_FIXED_WIDTH_TERM,
     decode_postings,
+    decode_positions,
+    decode_positions_of_terms,
+    decode_positions_reference,
     decode_postings_reference,
     decode_rows,
     exclusive_cumsum,
@@ -41,6 +44,7 @@ class SegmentReader:
 
     def __init__(self, directory: Path, name: str) -> None:
         prefix = Path(directory) / name
+        self._prefix = prefix
         self.name = name
         with open(f"{prefix}.json", encoding="utf-8") as f:
             self.description = json.load(f)
@@ -60,6 +64,10 @@ class SegmentReader:
         self._gaps = map_file(f"{prefix}.gaps")
         self._exception_dtype = np.dtype(f"<u{self.description['exception_bytes']}")
         self._freqs = map_file(f"{prefix}.tf")
+        self._positions = map_file(f"{prefix}.pos")
+        self._position_offsets = np.load(f"{prefix}.pos.npy", mmap_mode="r")
+        # Per positional field: where its rows' offsets start in .pos.npy.
+        self.positional: dict[str, int] = self.description["positions"]
         self.lengths = np.load(f"{prefix}.len.npy", mmap_mode="r")
         self.dates = np.load(f"{prefix}.date.npy", mmap_mode="r")
         self.signatures = np.load(f"{prefix}.sig.npy", mmap_mode="r")
@@ -72,7 +80,8 @@ class SegmentReader:
             self._dictionary = f.read()
         self._per_block = int(self.description["docs_per_block"])
         # Large files opened with block checksums are checked where they are read (checksums.BlockCheck).
-        self._gaps_check, self._freqs_check, self._docs_check = (block_check(Path(f"{prefix}.{suffix}")) for suffix in ("gaps", "tf", "docs"))
+        self._gaps_check, self._freqs_check, self._positions_check, self._docs_check = (
+            block_check(Path(f"{prefix}.{suffix}")) for suffix in ("gaps", "tf", "pos", "docs"))
 
     def _term_row(self, field: str, text: str, find=find_term) -> int | None:
         """The table row of a term of a field, or None."""
@@ -104,6 +113,48 @@ class SegmentReader:
             start = freq_at >> 1
             self._freqs_check.check(self._freqs, start, start + ((df + 1) // 2 if freq_at & 1 else df))
         return decode(self._gaps, gaps_at, df, first + offset, exception_bytes, self._freqs, freq_at)
+
+    def positions(self, field: str, text: str, docs: np.ndarray, reference: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """Where a term stands in the documents ``docs`` (segment numbers, ascending) of a
+        positional field (codec.POSITIONAL_FIELDS): (document, position) pairs, documents
+        ascending, positions ascending within each. Documents without the term give nothing."""
+        row = self._term_row(field, text)
+        if row is None or field not in self.positional:
+            return _NO_DOCS, _NO_DOCS
+        term_docs, freqs = self.postings(field, text)
+        at = np.searchsorted(term_docs, docs)
+        at[at == term_docs.size] = 0
+        wanted = at[term_docs[at] == docs].astype(np.int64) if term_docs.size else np.zeros(0, dtype=np.int64)
+        if wanted.size == 0:
+            return _NO_DOCS, _NO_DOCS
+        start, end = self._positions_span(field, row)
+        if self._positions_check is not None:
+            self._positions_check.check(self._positions, start, end)
+        decode = decode_positions_reference if reference else decode_positions
+        counts, positions = decode(memoryview(self._positions)[start:end], 0, freqs, wanted)
+        return np.repeat(term_docs[wanted], counts), positions
+
+    def _positions_span(self, field: str, row: int) -> tuple[int, int]:
+        """The bytes of a term's positions in .pos: they are written in table order, so a
+        term's end is the next term's start (or the end of the file)."""
+        k = self.positional[field] + row - self.fields[field][0]
+        offsets = self._position_offsets
+        start = int(offsets[k])
+        end = int(offsets[k + 1]) if k + 1 < len(offsets) else len(self._positions)
+        if not start <= end <= len(self._positions):
+            raise damaged(Path(f"{self._prefix}.pos.npy"), f"positions of {field} row {row} lie outside .pos")
+        return start, end
+
+    def positions_of_rows(self, field: str, a: int, b: int, freqs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Every posting's positions of term rows [a, b) of a positional field (a merge,
+        which has decoded their frequencies ``freqs`` with ``postings_of_rows``): (count per
+        posting, positions one after another)."""
+        if self._positions_check is not None:
+            self._positions_check.check_all(self._positions)
+        table = self.term_table()
+        start = self.positional[field] + a - self.fields[field][0]
+        offsets = np.asarray(self._position_offsets[start : start + b - a], dtype=np.uint64)
+        return decode_positions_of_terms(self._positions, offsets, table[a:b, 1].astype(np.int64), freqs)
 
     def field_lengths(self, field: str) -> np.ndarray:
         return self.lengths[self.field_order.index(field)]
@@ -152,7 +203,7 @@ class SegmentReader:
     def file_sizes(self) -> dict[str, int]:
         """Bytes of the dictionary (lex), the gaps and the frequencies: what table offsets
         must stay within."""
-        return {"lex": len(self._lex), "gaps": len(self._gaps), "tf": len(self._freqs)}
+        return {"lex": len(self._lex), "gaps": len(self._gaps), "tf": len(self._freqs), "pos": len(self._positions)}
 
     def postings_of_rows(self, a: int, b: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Every posting of term rows [a, b), decoded in bulk (``codec.decode_rows``): a merge,

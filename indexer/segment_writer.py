@@ -22,7 +22,11 @@ from indexer.codec import (
     GAPS,
     LEX,
     NO_DATE,
+    POSITIONAL_FIELDS,
     StoredBlocks,
+    encode_positions,
+    exclusive_cumsum,
+    order_by_key,
     packed_frequencies,
     patched_gaps,
     save_array,
@@ -52,6 +56,12 @@ class SegmentWriter:
         self._freqs = {f: array("B") for f in fields}
         self._per_doc = {f: array("I") for f in fields}  # distinct terms of each document
         self._lengths = {f: array("I") for f in fields}
+        # Every occurrence of a positional field's terms, document after document: its key
+        # and position (the documents follow from the lengths).
+        self.positional = tuple(f for f in POSITIONAL_FIELDS if f in fields)
+        self._occurrences = {f: array("I") for f in self.positional}
+        self._positions = {f: array("I") for f in self.positional}
+        self._rows_by_key: dict[str, np.ndarray] = {}  # per written field: the key-order term of each table row
         self._dates = array("q")
         self._signatures = array("H")
         self._sources: dict[str, int] = {}
@@ -64,23 +74,30 @@ class SegmentWriter:
         self, terms: dict[str, Sequence[int]], stored: dict, date: datetime | None, source: str | None,
         category: str | None, signature: np.ndarray | None = None,
     ) -> int:
-        """Add one document (term keys per field, near-duplicate signature) and return its
-        number in the segment."""
-        batch = {name: (np.asarray(keys, dtype=np.int64), np.zeros(len(keys), dtype=np.int64)) for name, keys in terms.items()}
+        """Add one document (term keys per field, in text order: their positions are 0, 1, 2,
+        ...; near-duplicate signature) and return its number in the segment."""
+        batch = {name: (np.asarray(keys, dtype=np.int64), np.zeros(len(keys), dtype=np.int64), np.arange(len(keys)))
+                 for name, keys in terms.items()}
         self.add_batch(batch, [(stored, date, source, category, signature)])
         return self.docs - 1
 
     def add_batch(
-        self, terms: dict[str, tuple[np.ndarray, np.ndarray]],
+        self, terms: dict[str, tuple[np.ndarray, ...]],
         documents: Sequence[tuple[dict, datetime | None, str | None, str | None, np.ndarray | None]],
     ) -> None:
         """Add a batch of documents: per field, every term key of the batch and the number of
-        the document (0 up, within the batch, ascending) it comes from; per document, its
-        stored fields, date, source, category and near-duplicate signature."""
+        the document (0 up, within the batch, ascending) it comes from, and for the positional
+        fields each key's position in its text; per document, its stored fields, date, source,
+        category and near-duplicate signature."""
         n = len(documents)
         empty = np.zeros(0, dtype=np.int64)
         for name in self.fields:
-            keys, docs = terms.get(name, (empty, empty))
+            keys, docs, *positions = terms.get(name, (empty, empty, empty))
+            if name in self._occurrences:
+                if not positions:
+                    raise ValueError(f"field {name!r} keeps positions: give each key's position in its text")
+                self._occurrences[name].frombytes(keys.astype(np.uint32).tobytes())
+                self._positions[name].frombytes(np.asarray(positions[0]).astype(np.uint32).tobytes())
             self._add_postings(name, keys, docs, n)
         for stored, date, source, category, signature in documents:
             self._signatures.extend(EMPTY_SIGNATURE if signature is None else signature.tolist())
@@ -115,7 +132,8 @@ class SegmentWriter:
     def memory_bytes(self) -> int:
         """About how much memory this writer needs to hold and then write what it has
         collected: the buffer a writer flushes on reaching (Lucene's RAM buffer)."""
-        collected = sum(len(a) * a.itemsize for group in (self._keys, self._freqs, self._per_doc, self._lengths) for a in group.values())
+        groups = (self._keys, self._freqs, self._per_doc, self._lengths, self._occurrences, self._positions)
+        collected = sum(len(a) * a.itemsize for group in groups for a in group.values())
         largest = max((len(a) for a in self._keys.values()), default=0)
         stored = self._stored.bytes_held()
         return collected + stored + largest * self.WRITE_BYTES_PER_POSTING + len(self._signatures) * 2 + len(self._dates) * 16
@@ -148,6 +166,7 @@ class SegmentWriter:
             gap_size += len(gaps)
             freq_size += len(freqs)
             tables.append(table)
+        positions = [self._field_positions(field, self._rows_by_key.pop(field)) for field in self.positional]
         terms = np.concatenate(tables + [np.array([[lex_size, 0, 0, 0, 0]], dtype=np.int64)])
         if int(terms.max()) <= ALL_ONES:  # 20 bytes a term instead of 40
             terms = terms.astype(np.uint32)
@@ -155,6 +174,7 @@ class SegmentWriter:
         save_array(f"{prefix}.terms.npy", terms)
         write_bytes(f"{prefix}.gaps", b"".join(gap_parts))
         write_bytes(f"{prefix}.tf", b"".join(freq_parts))
+        position_starts = write_positions(prefix, positions)
         lengths = np.vstack([np.frombuffer(self._lengths[f], dtype=np.uint32) for f in self.fields]) if self.docs else np.zeros((len(self.fields), 0), dtype=np.uint32)
         # Two bytes a length unless a document is longer than 65,535 terms.
         save_array(f"{prefix}.len.npy", lengths.astype(np.uint16 if lengths.size == 0 or lengths.max() < 65536 else np.uint32))
@@ -173,6 +193,7 @@ class SegmentWriter:
             "exception_bytes": exception_bytes,
             "docs_per_block": DOCS_PER_BLOCK,
             "signature_scheme": SIGNATURE_SCHEME,
+            "positions": dict(zip(self.positional, position_starts)),
         }
         write_bytes(f"{prefix}.json", json.dumps(description, ensure_ascii=False).encode("utf-8"))
         return description
@@ -206,6 +227,7 @@ class SegmentWriter:
         table[:, FREQS], freq_bytes = packed_frequencies(freqs, starts, df)
         encoded = [text.encode("utf-8") for text in map(self.term_text, distinct.tolist())]
         by_bytes = sorted(range(n), key=encoded.__getitem__)
+        self._rows_by_key[field] = np.array(by_bytes, dtype=np.int64)
         table = table[by_bytes]
         encoded = [encoded[i] for i in by_bytes]
         lengths = np.fromiter(map(len, encoded), dtype=np.int64, count=n)
@@ -213,6 +235,52 @@ class SegmentWriter:
             np.cumsum(lengths[:-1], out=table[1:, LEX])
         lex = b"".join(encoded)
         return table, lex, gap_bytes, freq_bytes
+
+    def _field_positions(self, field: str, rows_by_key: np.ndarray) -> tuple[np.ndarray, bytes]:
+        """The positions of a positional field, encoded (``codec.encode_positions``) in the
+        order of its term table (byte order): each row's offset in the bytes, and the bytes."""
+        keys = np.frombuffer(self._occurrences[field], dtype=np.uint32)
+        positions = np.frombuffer(self._positions[field], dtype=np.uint32)
+        self._occurrences[field], self._positions[field] = array("I"), array("I")
+        lengths = np.frombuffer(self._lengths[field], dtype=np.uint32)
+        docs = np.repeat(np.arange(self.docs, dtype=np.int64), lengths)
+        # Occurrences come document after document, each document's in text order: a stable
+        # sort by key puts them in posting order (key, document), positions ascending within.
+        order = order_by_key(keys, int(keys.max(initial=0)))
+        keys, docs, positions = keys[order], docs[order], positions[order]
+        del order
+        new_posting = np.ones(keys.size, dtype=bool)
+        new_posting[1:] = (keys[1:] != keys[:-1]) | (docs[1:] != docs[:-1])
+        posting_starts = np.flatnonzero(new_posting)
+        counts = np.diff(np.append(posting_starts, keys.size))
+        posting_keys = keys[posting_starts]
+        term_starts = np.flatnonzero(np.concatenate(([True], posting_keys[1:] != posting_keys[:-1]))) if posting_keys.size else posting_keys
+        df = np.diff(np.append(term_starts, posting_keys.size))
+        # Terms are in key order here, the table's rows in byte order: ``rows_by_key`` says
+        # which term each row is. Encode in row order, so that offset r is row r's.
+        if rows_by_key.size != df.size:
+            raise ValueError(f"field {field!r}: positions given for other terms than the postings")
+        row_df = df[rows_by_key]
+        postings_in_row_order = np.repeat(term_starts[rows_by_key] - exclusive_cumsum(row_df), row_df) + np.arange(int(row_df.sum()))
+        occurrence_starts = posting_starts[postings_in_row_order]
+        occurrence_counts = counts[postings_in_row_order]
+        gather = np.repeat(occurrence_starts - exclusive_cumsum(occurrence_counts), occurrence_counts) + np.arange(int(occurrence_counts.sum()))
+        return encode_positions(row_df, occurrence_counts, positions[gather])
+
+
+def write_positions(prefix, fields: list[tuple[np.ndarray, bytes]]) -> list[int]:
+    """Write ``prefix.pos`` and ``prefix.pos.npy`` from each positional field's (offsets, bytes),
+    in field order; returns where each field's offsets start in ``.pos.npy``."""
+    starts, offsets, size = [], [], 0
+    with open(f"{prefix}.pos", "wb") as f:
+        for field_offsets, data in fields:
+            starts.append(sum(o.size for o in offsets))
+            offsets.append(field_offsets + size)
+            f.write(data)
+            size += len(data)
+    every = np.concatenate(offsets) if offsets else np.zeros(0, dtype=np.int64)
+    save_array(f"{prefix}.pos.npy", every.astype(np.uint32 if size < 2**32 else np.uint64))
+    return starts
 
 
 def _syllable_bits(keys: np.ndarray) -> tuple[int, bool]:

@@ -277,9 +277,10 @@ class WriterLock:
 
 # 4: the manifest lists every file with its size and CRC-32 and carries its own checksum
 # (indexer.checksums); stored documents carry their body fingerprint (exact-copy merging).
-INDEX_FORMAT = "vnsearch-index-4"
+# 5: segments keep positions (codec format 6) for exact phrases.
+INDEX_FORMAT = "vnsearch-index-5"
 # Formats earlier versions wrote; their indexes are refused with "rebuild" rather than misread.
-OLDER_INDEX_FORMATS = ("vnsearch-index", "vnsearch-index-2", "vnsearch-index-3")
+OLDER_INDEX_FORMATS = ("vnsearch-index", "vnsearch-index-2", "vnsearch-index-3", "vnsearch-index-4")
 
 
 def default_index_dir() -> Path:

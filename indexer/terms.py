@@ -15,6 +15,7 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 
+from indexer.codec import BREAK_STEP
 from indexer.phonology import fold_diacritics, normalize_term
 from indexer.tokenizer import JOINING_GAPS, clean_token, codes_in, gaps_and_syllables
 
@@ -135,6 +136,10 @@ class FamilyTerms(NamedTuple):
     keys: np.ndarray  # int64
     docs: np.ndarray  # int64: which text of the batch each key comes from (ascending)
     in_prefix: np.ndarray  # bool: from a syllable that starts in the text's first prefix_chars
+    # int64, exact family only: where each term stands in its text, one step per syllable and
+    # BREAK_STEP where the syllable does not stand together with the one before (a code stands
+    # where its first syllable does). None for the other families.
+    positions: np.ndarray | None = None
 
     def per_text(self, n_texts: int) -> list[np.ndarray]:
         """The keys of each text of the batch (``n_texts`` of them), in order."""
@@ -191,6 +196,10 @@ def batch_terms(texts: Sequence[str], prefix_chars: Sequence[int] | None = None,
         limit = np.array(prefix_chars, dtype=np.int64)
         limit[limit <= 0] = np.iinfo(np.int64).max
         in_prefix = starts < limit[doc]
+    step = np.where(joined, 1, BREAK_STEP)
+    step[first[:-1][counts > 0]] = 0
+    positions = np.cumsum(step)
+    positions -= np.repeat(positions[first[:-1]], counts) if n else 0
     follows = joined[1:]
     bigrams = FamilyTerms(((folded[:-1] << 32) | folded[1:])[follows], doc[1:][follows], in_prefix[1:][follows])
     # Codes ("24-QĐ/TW") are kept whole besides their syllables, just before the first one.
@@ -214,7 +223,8 @@ def batch_terms(texts: Sequence[str], prefix_chars: Sequence[int] | None = None,
         exact = np.insert(exact, where, whole[:, 0])
         folded = np.insert(folded, where, whole[:, 1])
         doc, in_prefix = np.insert(doc, where, doc[where]), np.insert(in_prefix, where, in_prefix[where])
-    return BatchTerms(FamilyTerms(exact, doc, in_prefix), FamilyTerms(folded, doc, in_prefix), bigrams)
+        positions = np.insert(positions, where, positions[where])
+    return BatchTerms(FamilyTerms(exact, doc, in_prefix, positions), FamilyTerms(folded, doc, in_prefix), bigrams)
 
 
 def document_terms(text: str, prefix_chars: int = 0) -> DocumentTerms:

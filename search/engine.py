@@ -16,7 +16,9 @@ The query is a small tree of ``Node`` objects built by ``search.rank``:
 * ``Best(children, tiebreak)`` — the best child's score plus ``tiebreak`` × the others';
 * ``Sum(children)`` — scores added;
 * ``AllOf(children)`` — a restriction: documents matched by every child (not scored);
-* ``Gate(condition, scored)`` — ``scored`` counts only where ``condition`` matches.
+* ``Gate(condition, scored)`` — ``scored`` counts only where ``condition`` matches;
+* ``Phrase(field, slots, offsets)`` — a restriction: documents where the slots' syllables
+  stand at those distances from each other in one field (positions, not scored).
 """
 
 from __future__ import annotations
@@ -71,7 +73,28 @@ class Gate:
     scored: "Node"
 
 
-Node = Union[Term, Best, Sum, AllOf, Gate]
+@dataclass(frozen=True)
+class Phrase:
+    """Documents where, in ``field``, some written form of each slot stands ``offsets[i]``
+    positions after the first (codec.POSITIONAL_FIELDS keep positions; syllables split by
+    punctuation are codec.BREAK_STEP apart). A slot lists its accepted written forms: the
+    typed form (exact family: tone placement and i/y already canonical), or every form of
+    letters typed without diacritics (``indexer.phonology.written_forms``).
+
+    ``needs`` are (field, term) pairs every match has (the phrase's folded bigrams and its
+    syllables): their postings give the candidates. Where they say it all (two syllables
+    typed without diacritics: their folded bigram is exactly "these letters, together, in
+    this order"), ``by_positions`` is False and no position is read."""
+
+    field: str
+    slots: tuple[tuple[str, ...], ...]
+    offsets: tuple[int, ...]
+    needs: tuple[tuple[str, str], ...] = ()
+    by_positions: bool = True
+    children: tuple = ()
+
+
+Node = Union[Term, Best, Sum, AllOf, Gate, Phrase]
 
 
 @dataclass(frozen=True)
@@ -163,6 +186,49 @@ def count_union_reference(docs: list[np.ndarray], allowed: np.ndarray | None, si
         seen &= allowed
     count = int(np.count_nonzero(seen))
     return (limit, False) if count >= limit else (count, True)
+
+
+def phrase_documents(reader, phrase: Phrase, docs: np.ndarray, order: list[int] | None = None,
+                     reference: bool = False) -> np.ndarray:
+    """The documents among ``docs`` (a segment's numbers, ascending) where ``phrase`` stands.
+
+    Each slot gives (document, position - its offset) pairs as 64-bit keys; a phrase stands
+    where one key is in every slot's set. Slots are taken in ``order`` (rarest first), and the
+    documents still possible narrow each next read."""
+    keys = None
+    for i in order if order is not None else range(len(phrase.slots)):
+        shift = phrase.offsets[i]
+        found = [reader.positions(phrase.field, text, docs, reference) for text in phrase.slots[i]]
+        where = np.concatenate([d for d, _ in found]).astype(np.int64) if found else np.zeros(0, dtype=np.int64)
+        positions = np.concatenate([p for _, p in found]).astype(np.int64) if found else where
+        slot_keys = (where << 32) | (positions - shift)
+        slot_keys = slot_keys[positions >= shift]
+        if len(found) > 1:  # two forms never stand at one position: sorting is enough
+            slot_keys.sort()
+        keys = slot_keys if keys is None else _sorted_intersection(keys, slot_keys)
+        if keys.size == 0:
+            return np.zeros(0, dtype=np.int64)
+        docs = _distinct_sorted(keys >> 32)
+    return docs
+
+
+def _sorted_intersection(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The values in both of two ascending arrays of distinct values, ascending."""
+    if a.size > b.size:
+        a, b = b, a
+    at = np.searchsorted(b, a)
+    at[at == b.size] = 0
+    return a[b[at] == a] if b.size else b
+
+
+def _distinct_sorted(values: np.ndarray) -> np.ndarray:
+    """An ascending array without its repeats."""
+    if values.size < 2:
+        return values
+    keep = np.empty(values.size, dtype=bool)
+    keep[0] = True
+    np.not_equal(values[1:], values[:-1], out=keep[1:])
+    return values[keep]
 
 
 def query_terms(node: "Node") -> set[tuple[str, str]]:
@@ -373,10 +439,44 @@ class Engine:
             return mask
         if isinstance(node, Gate):
             return self.matches(node.condition) & self.matches(node.scored)
+        if isinstance(node, Phrase):
+            return self.phrase_matches(node)
         mask = np.zeros(self.size, dtype=bool)
         for child in node.children:  # Best and Sum match what any child matches
             mask |= self.matches(child)
         return mask
+
+    def phrase_matches(self, phrase: Phrase) -> np.ndarray:
+        """Boolean mask of the documents where ``phrase`` stands, as written.
+
+        Documents with every term the phrase needs are the candidates (postings, cached);
+        only their positions are read (skip entries jump to each one's block), rarest slot
+        first, and each slot's (document, position - offset) pairs are intersected, so the
+        cost follows the candidates, not the archive."""
+        mask = self.live.copy()
+        for field, text in phrase.needs:
+            present = np.zeros(self.size, dtype=bool)
+            present[self.postings(field, text).docs] = True
+            mask &= present
+        candidates = np.flatnonzero(mask)
+        if candidates.size == 0 or not phrase.by_positions or len(phrase.slots) < 2:
+            return mask
+        # Only the written forms the index has, each slot's rarest first.
+        slots, frequency = [], []
+        for slot in phrase.slots:
+            known = [(self.postings(phrase.field, text).docs.size, text) for text in slot]
+            known = [(n, text) for n, text in known if n]
+            slots.append(tuple(text for _, text in known))
+            frequency.append(sum(n for n, _ in known))
+        present_phrase = Phrase(phrase.field, tuple(slots), phrase.offsets)
+        order = np.argsort(frequency, kind="stable").tolist()
+        out = np.zeros(self.size, dtype=bool)
+        offsets = self.segments.offsets.tolist()
+        for reader, start, end in zip(self.segments.readers, offsets, offsets[1:]):
+            local = candidates[(candidates >= start) & (candidates < end)] - start
+            if local.size:
+                out[phrase_documents(reader, present_phrase, local, order) + start] = True
+        return out
 
     # -- top k, document at a time with MaxScore ---------------------------------------------
 

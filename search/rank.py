@@ -19,10 +19,12 @@ from dataclasses import dataclass, field
 
 from indexer.analysis import exact_analyzer, fold_diacritics
 from indexer import schema
+from indexer.codec import BREAK_STEP
+from indexer.phonology import written_forms
 from indexer.schema import IndexSettings
 from indexer.errors import QueryError
 from search.abbreviations import Abbreviations, default_abbreviations
-from search.engine import AllOf, Best, Gate, Node, Sum, Term
+from search.engine import AllOf, Best, Gate, Node, Phrase, Sum, Term
 from search.headline_evidence import HeadlineEvidence, default_headline_evidence
 from search.query import Clause, ParsedQuery
 
@@ -202,10 +204,28 @@ def _clause_requirement(clause: Clause, syllables: list[Syllable], scope: _Scope
     """What a document must contain to satisfy a required (or excluded) clause."""
     fields, weights, settings, accented = scope.fields, scope.weights, scope.settings, scope.accented
     if clause.phrase and len(syllables) > 1:
-        # In one field: all bigrams (and, with diacritics, all exact syllables) of the phrase.
-        return Sum(tuple(AllOf(tuple(parts)) for parts in _phrase_parts(syllables, fields, weights, settings, accented)))
+        return Sum(tuple(_exact_phrase(clause, syllables, name) for name in fields))
     per_syllable = _syllable_queries([s for s in syllables if not s.compound] or syllables, fields, weights, settings, accented, scope.worth)
     return AllOf(tuple(per_syllable))
+
+
+def _exact_phrase(clause: Clause, syllables: list[Syllable], field: str) -> Phrase:
+    """A quoted phrase as positions must show it, in one field: its syllables (a code by its
+    parts) in order, standing together where they were typed together. Typed with diacritics,
+    each syllable is its typed form (tone placement and i/y spelling are already one in the
+    exact family); typed without any, each stands for every form with those letters."""
+    plain = [s for s in syllables if not s.compound]
+    offsets = [0]
+    for s in plain[1:]:
+        offsets.append(offsets[-1] + (1 if s.joined else BREAK_STEP))
+    accented = fold_diacritics(clause.text) != clause.text
+    slots = tuple((s.exact,) if accented else written_forms(s.folded) for s in plain)
+    # Candidates: every folded bigram of the phrase, and every syllable in the typed family.
+    bigrams = [(schema.folded_bigrams(field), f"{a.folded} {b.folded}") for a, b in zip(plain, plain[1:]) if b.joined]
+    words = [(schema.exact(field), s.exact) if accented else (schema.folded(field), s.folded) for s in plain]
+    # Two syllables typed together without diacritics: their folded bigram is the phrase.
+    by_positions = accented or len(plain) > 2 or len(bigrams) < len(plain) - 1
+    return Phrase(field, slots, tuple(offsets), tuple(dict.fromkeys(bigrams + words)), by_positions)
 
 
 def _satisfied_by_any_form(clause: Clause, scope: _Scope, table: Abbreviations) -> Node:
@@ -272,8 +292,8 @@ def _bigram_terms(syllables, fields, weights, settings: IndexSettings, worth) ->
 
 
 def _phrase_parts(syllables, fields, weights, settings: IndexSettings, accented: bool) -> list[list[Node]]:
-    """Per field, the terms a phrase needs: its bigrams (the index keeps bigrams, not
-    positions) and, with diacritics typed, its exact syllables."""
+    """Per field, the terms a phrase scores with: its bigrams and, with diacritics typed, its
+    exact syllables (whether it stands as typed is the requirement's, ``_exact_phrase``)."""
     plain = [s for s in syllables if not s.compound]
     per_field = []
     for name in fields:

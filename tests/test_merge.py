@@ -39,6 +39,8 @@ def _contents(reader: SegmentReader) -> dict:
         for term in reader.terms(field):
             docs, freqs = reader.postings(field, term)
             out[(field, term)] = (docs.tolist(), freqs.tolist())
+            if field in reader.positional:  # where the term stands in each document
+                out[(field, term, "positions")] = [a.tolist() for a in reader.positions(field, term, docs)]
     out["lengths"] = np.asarray(reader.lengths).tolist()
     out["dates"] = np.asarray(reader.dates).tolist()
     out["signatures"] = np.asarray(reader.signatures).tolist()
@@ -72,18 +74,20 @@ def test_deleted_documents_are_dropped_and_the_rest_renumbered(tmp_path):
 
 def test_long_gaps_and_large_frequencies_survive_a_merge(tmp_path):
     # Gaps over 254 documents are stored as exceptions after the term's gap bytes; frequencies
-    # over 15 take a whole byte; a term over 64 bytes is merged as a Python byte string.
+    # over 15 take a whole byte; a term over 64 bytes is merged as a Python byte string; a term
+    # in more than 128 documents has skip entries in its positions, and one that occurs 255
+    # times or more in a document has its count written out.
     # 700 short documents, in three parts.
     keys = TermKeys()
     texts = []
     for n in range(700):
-        words = ["thường"] + (["hiếm"] if n in (0, 300, 699) else []) + ["lũ"] * (1 + n % 40)
+        words = ["thường"] + (["hiếm"] if n in (0, 300, 699) else []) + ["lũ"] * (1 + n % 40 + (300 if n % 250 == 3 else 0))
         if n % 97 == 0:  # a term longer than the fixed-width merge takes: a long code
             words.append("https://baolaocai.vn/" + "tin-tuc/" * 12 + str(n))
         texts.append(words)
 
     def write(name: str, part: list[list[str]]) -> dict:
-        writer = SegmentWriter(("body",), keys.text)
+        writer = SegmentWriter(("body",), keys.text)  # a positional field
         for words in part:
             writer.add({"body": [keys.number(w) for w in words]}, {"id": str(len(words))}, None, None, None)
         return writer.write(tmp_path, name)
@@ -93,4 +97,6 @@ def test_long_gaps_and_large_frequencies_survive_a_merge(tmp_path):
     merge_segments(tmp_path, [{"name": e["name"], "deleted": None} for e in entries], tmp_path, "merged", 500)
     merged, whole = SegmentReader(tmp_path, "merged"), SegmentReader(tmp_path, "whole")
     assert merged.postings("body", "hiếm")[0].tolist() == [0, 300, 699]
+    lu = merged.positions("body", "lũ", np.array([253]))[1]
+    assert lu.size == 1 + 253 % 40 + 300 and lu[0] == 1 and np.all(np.diff(lu) == 1)
     assert _contents(merged) == _contents(whole)

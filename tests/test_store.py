@@ -105,6 +105,7 @@ def test_an_index_from_an_older_format_is_refused_for_search_and_update_with_reb
     import json
 
     from indexer.build import update_index
+    from indexer.checksums import sealed
     from indexer.errors import IncompatibleIndex
     from tests.conftest import CORPUS
 
@@ -118,6 +119,10 @@ def test_an_index_from_an_older_format_is_refused_for_search_and_update_with_reb
         Index.open(tmp_path / "ix")
     with pytest.raises(IncompatibleIndex, match="older vnsearch.*rebuild"):
         update_index([CORPUS], tmp_path / "ix")
+    # As the version before positions wrote it: checksums, but segments without .pos.
+    manifest_path.write_text(json.dumps(sealed({**manifest, "format": "vnsearch-index-4"})), encoding="utf-8")
+    with pytest.raises(IncompatibleIndex, match="older vnsearch.*vnsearch-index-4.*rebuild"):
+        Index.open(tmp_path / "ix")
 
 
 def test_tuned_settings_hold_across_a_refresh_and_stats_lists_them(tmp_path):

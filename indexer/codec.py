@@ -119,6 +119,23 @@ def exclusive_cumsum(values: np.ndarray) -> np.ndarray:
     return out
 
 
+def concatenated_ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """The indexes of the ranges [starts[i], starts[i] + lengths[i]), one range after another:
+    how runs of postings or positions are gathered in a new order."""
+    lengths = np.asarray(lengths, dtype=np.int64)
+    return np.repeat(np.asarray(starts, dtype=np.int64) - exclusive_cumsum(lengths), lengths) + np.arange(int(lengths.sum()))
+
+
+def found_in_sorted(haystack: np.ndarray, needles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each needle: where it is in the ascending ``haystack`` (any index where it is not)
+    and whether it is there."""
+    if haystack.size == 0:
+        return np.zeros(needles.size, dtype=np.int64), np.zeros(needles.size, dtype=bool)
+    at = np.searchsorted(haystack, needles)
+    at[at == haystack.size] = 0
+    return at, haystack[at] == needles
+
+
 def patched_gaps(gaps: np.ndarray, counts: np.ndarray, exception_bytes: int) -> tuple[np.ndarray, bytes]:
     """Encode each term's document gaps (``counts[t]`` of them, terms one after another) as
     one byte per gap, 255 marking a gap that does not fit, followed by those gaps in
@@ -182,12 +199,18 @@ def encode_positions(df: np.ndarray, counts: np.ndarray, positions: np.ndarray) 
     and the merger call."""
     args = [np.ascontiguousarray(a, dtype=np.int64) for a in (df, counts, positions)]
     offsets = np.empty(args[0].size, dtype=np.int64)
-    room = 2 * args[2].size + 4 * args[0].size + 16
+    out = _filled(np.uint8, 2 * args[2].size + 4 * args[0].size + 16, lambda out: _postings.encode_positions(*args, offsets, out))
+    return offsets, out.tobytes()
+
+
+def _filled(dtype, room: int, fill) -> np.ndarray:
+    """The output a compiled function writes (``fill(out)`` returns how much it wrote, or
+    minus how much it needs when ``out`` is too small): guessed at ``room``, grown once."""
     while True:
-        out = np.empty(room, dtype=np.uint8)
-        written = _postings.encode_positions(*args, offsets, out)
+        out = np.empty(room, dtype=dtype)
+        written = fill(out)
         if written >= 0:
-            return offsets, out[:written].tobytes()
+            return out[:written]
         room = -written
 
 
@@ -260,13 +283,10 @@ def decode_positions(data, offset: int, freqs: np.ndarray, wanted: np.ndarray) -
     the same in Python."""
     wanted = np.ascontiguousarray(wanted, dtype=np.int64)
     counts = np.empty(wanted.size, dtype=np.int32)
+    freqs = np.ascontiguousarray(freqs, dtype=np.uint8)
+    # Room for the frequencies' worth; a count of 255 or more (its varint tells) grows it.
     room = int(freqs[wanted].sum(dtype=np.int64)) if wanted.size else 0
-    while True:
-        out = np.empty(room, dtype=np.int32)
-        written = _postings.positions_at(data, offset, np.ascontiguousarray(freqs, dtype=np.uint8), wanted, counts, out)
-        if written >= 0:
-            return counts, out[:written]
-        room = -written  # a count of 255 or more: its varint tells how many
+    return counts, _filled(np.int32, room, lambda out: _postings.positions_at(data, offset, freqs, wanted, counts, out))
 
 
 def decode_positions_reference(data, offset: int, freqs: np.ndarray, wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -300,14 +320,9 @@ def decode_positions_of_terms(data, offsets: np.ndarray, df: np.ndarray, freqs: 
     positions one after another)."""
     freqs = np.ascontiguousarray(freqs, dtype=np.uint8)
     counts = np.empty(freqs.size, dtype=np.int64)
-    room = int(freqs.sum(dtype=np.int64))
     args = (np.ascontiguousarray(offsets, dtype=np.uint64), np.ascontiguousarray(df, dtype=np.int64), freqs)
-    while True:
-        out = np.empty(room, dtype=np.int32)
-        written = _postings.positions_of_terms(data, *args, counts, out)
-        if written >= 0:
-            return counts, out[:written]
-        room = -written
+    room = int(freqs.sum(dtype=np.int64))
+    return counts, _filled(np.int32, room, lambda out: _postings.positions_of_terms(data, *args, counts, out))
 
 
 def find_term(lex, table, width: int, lo: int, hi: int, key: bytes) -> int | None:

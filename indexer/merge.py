@@ -32,6 +32,7 @@ from indexer.codec import (
     LEX,
     POSITIONAL_FIELDS,
     StoredBlocks,
+    concatenated_ranges,
     encode_positions,
     exclusive_cumsum,
     packed_frequencies,
@@ -188,9 +189,8 @@ def _merged_field(readers: list[SegmentReader], renumber: list[np.ndarray], fiel
         encoded_positions = None
         if positional:
             count_of = np.concatenate(counts)
-            starts = exclusive_cumsum(count_of)[order]
+            gather = concatenated_ranges(exclusive_cumsum(count_of)[order], count_of[order])
             count_of = count_of[order]
-            gather = np.repeat(starts - exclusive_cumsum(count_of), count_of) + np.arange(int(count_of.sum()))
             encoded_positions = encode_positions(table[:, DF], count_of, np.concatenate(positions)[gather])
         yield table, lex, gap_bytes, freq_bytes, encoded_positions
 

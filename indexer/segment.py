@@ -14,6 +14,7 @@ from indexer.analysis import metadata_key
 from indexer.checksums import block_check, damaged
 from indexer.codec import (
     ALL_ONES,
+    DF,
     FORMAT,
     LEX,
     LONGEST_FIXED_WIDTH_TERM,
@@ -26,6 +27,7 @@ from indexer.codec import (
     exclusive_cumsum,
     find_term,
     find_term_reference,
+    found_in_sorted,
     map_file,
 )
 from indexer.near_duplicates import EMPTY, SIGNATURE_SCHEME, SIGNATURE_SIZE
@@ -118,13 +120,12 @@ class SegmentReader:
         """Where a term stands in the documents ``docs`` (segment numbers, ascending) of a
         positional field (codec.POSITIONAL_FIELDS): (document, position) pairs, documents
         ascending, positions ascending within each. Documents without the term give nothing."""
-        row = self._term_row(field, text)
-        if row is None or field not in self.positional:
+        row = self._term_row(field, text) if field in self.positional else None
+        if row is None:
             return _NO_DOCS, _NO_DOCS
         term_docs, freqs = self.postings(field, text)
-        at = np.searchsorted(term_docs, docs)
-        at[at == term_docs.size] = 0
-        wanted = at[term_docs[at] == docs].astype(np.int64) if term_docs.size else np.zeros(0, dtype=np.int64)
+        at, found = found_in_sorted(term_docs, docs)
+        wanted = at[found].astype(np.int64)
         if wanted.size == 0:
             return _NO_DOCS, _NO_DOCS
         start, end = self._positions_span(field, row)
@@ -154,7 +155,7 @@ class SegmentReader:
         table = self.term_table()
         start = self.positional[field] + a - self.fields[field][0]
         offsets = np.asarray(self._position_offsets[start : start + b - a], dtype=np.uint64)
-        return decode_positions_of_terms(self._positions, offsets, table[a:b, 1].astype(np.int64), freqs)
+        return decode_positions_of_terms(self._positions, offsets, table[a:b, DF].astype(np.int64), freqs)
 
     def field_lengths(self, field: str) -> np.ndarray:
         return self.lengths[self.field_order.index(field)]

@@ -24,8 +24,8 @@ from indexer.codec import (
     NO_DATE,
     POSITIONAL_FIELDS,
     StoredBlocks,
+    concatenated_ranges,
     encode_positions,
-    exclusive_cumsum,
     order_by_key,
     packed_frequencies,
     patched_gaps,
@@ -61,7 +61,6 @@ class SegmentWriter:
         self.positional = tuple(f for f in POSITIONAL_FIELDS if f in fields)
         self._occurrences = {f: array("I") for f in self.positional}
         self._positions = {f: array("I") for f in self.positional}
-        self._rows_by_key: dict[str, np.ndarray] = {}  # per written field: the key-order term of each table row
         self._dates = array("q")
         self._signatures = array("H")
         self._sources: dict[str, int] = {}
@@ -150,9 +149,10 @@ class SegmentWriter:
         tables: list[np.ndarray] = []
         lex_size = gap_size = freq_size = 0
         field_rows = {}
+        rows_by_key = {}  # per field: which term (in key order) each table row is
         row = 0
         for field in self.fields:
-            table, lex, gaps, freqs = self._field_postings(field, exception_bytes)
+            table, lex, gaps, freqs, rows_by_key[field] = self._field_postings(field, exception_bytes)
             n = table.shape[0]
             table[:, LEX] += lex_size
             table[:, GAPS] += gap_size
@@ -166,7 +166,7 @@ class SegmentWriter:
             gap_size += len(gaps)
             freq_size += len(freqs)
             tables.append(table)
-        positions = [self._field_positions(field, self._rows_by_key.pop(field)) for field in self.positional]
+        positions = [self._field_positions(field, rows_by_key[field]) for field in self.positional]
         terms = np.concatenate(tables + [np.array([[lex_size, 0, 0, 0, 0]], dtype=np.int64)])
         if int(terms.max()) <= ALL_ONES:  # 20 bytes a term instead of 40
             terms = terms.astype(np.uint32)
@@ -198,8 +198,9 @@ class SegmentWriter:
         write_bytes(f"{prefix}.json", json.dumps(description, ensure_ascii=False).encode("utf-8"))
         return description
 
-    def _field_postings(self, field: str, exception_bytes: int) -> tuple[np.ndarray, bytes, bytes, bytes]:
-        """The term table rows, lex bytes, gap bytes and frequency bytes of one field."""
+    def _field_postings(self, field: str, exception_bytes: int) -> tuple[np.ndarray, bytes, bytes, bytes, np.ndarray]:
+        """The term table rows, lex bytes, gap bytes and frequency bytes of one field, and
+        which term (in key order, as the postings are laid out) each table row is."""
         collected = self._keys[field]
         keys = np.frombuffer(collected, dtype=np.uint32 if collected.typecode == "I" else np.int64).astype(np.int64, copy=False)
         del collected
@@ -227,14 +228,13 @@ class SegmentWriter:
         table[:, FREQS], freq_bytes = packed_frequencies(freqs, starts, df)
         encoded = [text.encode("utf-8") for text in map(self.term_text, distinct.tolist())]
         by_bytes = sorted(range(n), key=encoded.__getitem__)
-        self._rows_by_key[field] = np.array(by_bytes, dtype=np.int64)
         table = table[by_bytes]
         encoded = [encoded[i] for i in by_bytes]
         lengths = np.fromiter(map(len, encoded), dtype=np.int64, count=n)
         if n:
             np.cumsum(lengths[:-1], out=table[1:, LEX])
         lex = b"".join(encoded)
-        return table, lex, gap_bytes, freq_bytes
+        return table, lex, gap_bytes, freq_bytes, np.array(by_bytes, dtype=np.int64)
 
     def _field_positions(self, field: str, rows_by_key: np.ndarray) -> tuple[np.ndarray, bytes]:
         """The positions of a positional field, encoded (``codec.encode_positions``) in the
@@ -262,12 +262,11 @@ class SegmentWriter:
         if rows_by_key.size != df.size:
             raise ValueError(f"field {field!r}: positions given for other terms than the postings")
         row_df = df[rows_by_key]
-        postings_in_row_order = np.repeat(term_starts[rows_by_key] - exclusive_cumsum(row_df), row_df) + np.arange(int(row_df.sum()))
+        postings_in_row_order = concatenated_ranges(term_starts[rows_by_key], row_df)
         del keys, docs, new_posting
-        occurrence_starts = posting_starts[postings_in_row_order]
         occurrence_counts = counts[postings_in_row_order]
+        gather = concatenated_ranges(posting_starts[postings_in_row_order], occurrence_counts)
         del postings_in_row_order, posting_starts
-        gather = np.repeat(occurrence_starts - exclusive_cumsum(occurrence_counts), occurrence_counts) + np.arange(int(occurrence_counts.sum()))
         return encode_positions(row_df, occurrence_counts, positions[gather])
 
 

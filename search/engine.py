@@ -29,6 +29,7 @@ from typing import NamedTuple, Union
 
 import numpy as np
 
+from indexer.codec import found_in_sorted
 from indexer.lru import LRUCache
 from indexer.segment import SegmentSet
 from search import _scoring  # compiled by pip install; no slow fallback (README "Design notes")
@@ -216,9 +217,7 @@ def _sorted_intersection(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """The values in both of two ascending arrays of distinct values, ascending."""
     if a.size > b.size:
         a, b = b, a
-    at = np.searchsorted(b, a)
-    at[at == b.size] = 0
-    return a[b[at] == a] if b.size else b
+    return a[found_in_sorted(b, a)[1]]
 
 
 def _distinct_sorted(values: np.ndarray) -> np.ndarray:
@@ -455,9 +454,7 @@ class Engine:
         cost follows the candidates, not the archive."""
         mask = self.live.copy()
         for field, text in phrase.needs:
-            present = np.zeros(self.size, dtype=bool)
-            present[self.postings(field, text).docs] = True
-            mask &= present
+            mask &= self.matches(Term(field, text))
         candidates = np.flatnonzero(mask)
         if candidates.size == 0 or not phrase.by_positions or len(phrase.slots) < 2:
             return mask

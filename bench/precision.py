@@ -6,8 +6,9 @@ Every hit is checked against its stored text, the way a reader checks it:
   (the typed forms up to tone placement and i/y spelling when it was typed with diacritics,
   folded forms when typed without), or an abbreviation's other form;
 * a short query (two or three words, as a journalist types them): every top-10 hit, by
-  relevance and by date, has every typed word in such a form (or an abbreviation's other
-  form), unless the answer lists the word as dropped;
+  relevance and by date, has every typed word in such a form, unless the answer lists the
+  word as dropped; an abbreviation or an expansion ("Ủy ban nhân dân") counts as one word,
+  satisfied by any of its forms whole ("UBND", and "TPHCM" for "TP.HCM");
 * a highlight: every marked span of a hit's title and snippet is an accepted form of a typed
   word, or a part of an abbreviation's other form.
 
@@ -76,11 +77,27 @@ class Reader:
         run = forms(syllables(phrase), typed)
         if any(contains_run(forms(part, typed), run) for part in (title, body)):
             return True
-        for other in self.abbreviations.alternatives(phrase):
+        for other in self.other_forms(phrase):
             other_run = forms(syllables(other), False)
             if any(contains_run(forms(part, False), other_run) for part in (title, body)):
                 return True
         return False
+
+    def other_forms(self, text: str) -> list[str]:
+        """The abbreviation table's other forms of ``text``, and theirs ("TP.HCM" -> "Thành phố
+        Hồ Chí Minh" -> "TPHCM")."""
+        first = self.abbreviations.alternatives(text)
+        return list(dict.fromkeys(first + [o for f in first for o in self.abbreviations.alternatives(f)]))
+
+    def query_words(self, query: str) -> list[str]:
+        """The words of a short query as the reader counts them: an abbreviation or an
+        expansion ("Ủy ban nhân dân") is one word, which any of its forms satisfies whole;
+        the rest are split at spaces."""
+        out, at = [], 0
+        for start, end, _ in self.abbreviations.spans(query):
+            out += query[at:start].split() + [query[start:end]]
+            at = end
+        return out + query[at:].split()
 
     def words(self, doc_id: str) -> tuple[list[str], list[str]]:
         if doc_id not in self._texts:
@@ -94,7 +111,7 @@ class Reader:
         an abbreviation's other form?"""
         typed = accented(query)
         typed_forms = set(forms(syllables(query), typed))
-        other_forms = {w for other in self.abbreviations.alternatives(query) for w in forms(syllables(other), False)}
+        other_forms = {w for other in self.other_forms(query) for w in forms(syllables(other), False)}
         return all((w if typed else fold_diacritics(w)) in typed_forms or fold_diacritics(w) in other_forms
                    for w in syllables(span))
 
@@ -155,7 +172,7 @@ def measure(index: Index, phrases: list[str], shorts: list[str]) -> list[tuple[s
             dropped = set(getattr(results, "dropped", ()) or ())
             for hit in results.hits:
                 short_hits += 1
-                short_ok += all(reader.has_phrase(hit.id, word) for word in query.split() if word not in dropped)
+                short_ok += all(reader.has_phrase(hit.id, word) for word in reader.query_words(query) if word not in dropped)
                 for span in list(hit.snippet.marked) + (list(hit.title_marked.marked) if hit.title_marked else []):
                     marks += 1
                     marks_ok += reader.highlight_ok(span, query)

@@ -39,10 +39,14 @@ class Abbreviations:
         self.entries = entries
         self._by_short: dict[str, Abbreviation] = {}
         self._by_long: dict[tuple[str, ...], Abbreviation] = {}
+        self._shorts_of: dict[tuple[str, ...], list[str]] = {}  # "TP.HCM" and "TPHCM" for one expansion
         for entry in entries:
             self._by_short[_folded_key(entry.short)] = entry
             for expansion in entry.expansions:
                 self._by_long[_folded_terms(expansion)] = entry
+                shorts = self._shorts_of.setdefault(_folded_terms(expansion), [])
+                if entry.short not in shorts:
+                    shorts.append(entry.short)
         self._longest = max((len(k) for k in self._by_long), default=0)
 
     def alternatives(self, text: str) -> list[str]:
@@ -62,6 +66,33 @@ class Abbreviations:
                     found.append(entry.short)
         return found
 
+
+    def spans(self, text: str) -> list[tuple[int, int, tuple[str, ...]]]:
+        """Where ``text`` holds an abbreviation or an expansion, as (start, end, other forms)
+        by character offsets, in order and without overlaps (the longer one wins):
+        "UBND TP.HCM" -> [(0, 4, ("Ủy ban nhân dân",)), (5, 11, ("Thành phố Hồ Chí Minh",))].
+        A short query needs each of them whole, in one form or another (``search.rank``)."""
+        found: list[tuple[int, int, tuple[str, ...]]] = []
+        for m in re.finditer(r"\S+", text):
+            word = m.group().strip(_PUNCTUATION)
+            entry = self._by_short.get(_folded_key(word))
+            if entry is not None and word:
+                start = m.start() + m.group().index(word)
+                # Its expansions, and the other abbreviations of them ("TPHCM" for "TP.HCM").
+                others = [s for e in entry.expansions for s in self._shorts_of.get(_folded_terms(e), []) if s != entry.short]
+                found.append((start, start + len(word), tuple(dict.fromkeys([*entry.expansions, *others]))))
+        spans = [(fold_diacritics(t.text), t.startchar, t.endchar) for t in exact_analyzer()(text, chars=True) if not t.compound]
+        for size in range(min(self._longest, len(spans)), 1, -1):
+            for start in range(len(spans) - size + 1):
+                window = spans[start : start + size]
+                shorts = self._shorts_of.get(tuple(term for term, _, _ in window))
+                if shorts:
+                    found.append((window[0][1], window[-1][2], tuple(shorts)))
+        kept: list[tuple[int, int, tuple[str, ...]]] = []
+        for span in sorted(found, key=lambda s: (s[0] - s[1], s[0])):  # longest first
+            if all(span[1] <= k[0] or span[0] >= k[1] for k in kept):
+                kept.append(span)
+        return sorted(kept)
 
     def rewritings(self, text: str) -> list[str]:
         """``text`` with one abbreviation or expansion in it written the other way:

@@ -31,7 +31,7 @@ from search.query import ParsedQuery, parse_query
 from search.rank import QueryTerms, build_query
 # The result objects and the searcher's request are part of this module's public face.
 from search.results import MAX_RESULT_WINDOW, SORT_ORDERS, Article, Hit, SearchResults, make_hit  # noqa: F401
-from search.searcher import FACETS, RECENCY_HALF_LIFE_DAYS, RECENCY_WEIGHT, LocalSearcher, RankRequest, search_page  # noqa: F401
+from search.searcher import FACETS, RECENCY_HALF_LIFE_DAYS, RECENCY_WEIGHT, RELAX_BELOW, LocalSearcher, PageOfHits, RankRequest, search_page  # noqa: F401
 from search.engine import Engine
 from search.snippets import marked_whole
 
@@ -291,13 +291,14 @@ class Index:
         page_of_hits = search_page(self._state, RankRequest(parsed, built, since, until, recent, sort, 0, facets),
                                    (page - 1) * limit, limit, collapse, snippet_chars)
         suggestion = None
-        if ":" not in parsed.text:
+        if ":" not in parsed.text and may_be_misspelt(page_of_hits):
             suggestion = self.suggest(parsed.text, refresh=False)
         took = (time.perf_counter() - started) * 1000
         return SearchResults(parsed.text, page_of_hits.hits, page_of_hits.total, took, page=page, limit=limit,
                              facets=page_of_hits.facets, total_exact=page_of_hits.total_exact,
                              also_searched=tuple(built.also_searched), searched_for=searched_for,
-                             typed_as=typed_as, suggestion=suggestion)
+                             typed_as=typed_as, suggestion=suggestion, dropped=page_of_hits.dropped,
+                             other_diacritics=page_of_hits.other_diacritics)
 
     def get(self, doc_id: str) -> Hit | None:
         """The document with this id (its copies' ids work too), or None."""
@@ -371,6 +372,14 @@ class Index:
         self.refresh()
         generation, searcher = self._generation, self._state
         return generation.path.name, searcher.documents
+
+
+def may_be_misspelt(page: PageOfHits) -> bool:
+    """Is "did you mean" worth asking for? Only when a correction can change something: too
+    few articles matched, or words were dropped from the match set (a word no article has is
+    dropped first) or matched only with other diacritics. A query whose words all matched
+    enough articles gets none, and pays nothing for it."""
+    return page.total < RELAX_BELOW or bool(page.dropped) or page.other_diacritics
 
 
 def _ranking_tables_compared(recorded: dict) -> dict:

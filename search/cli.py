@@ -292,6 +292,10 @@ def _print_results(results: SearchResults, ix: Index) -> None:
         typer.echo(f"Searched for: {results.searched_for}{how}")
     if results.also_searched:
         typer.echo(f"Also searched: {', '.join(results.also_searched)}")
+    if results.other_diacritics:
+        typer.echo("No article has these words as typed: matches with other diacritics.")
+    if results.dropped:
+        typer.echo(f"Too few articles have every word; matched without: {', '.join(results.dropped)}")
     if results.suggestion:
         typer.echo(f"Did you mean: {results.suggestion}")
     if not results.hits:

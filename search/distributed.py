@@ -66,6 +66,9 @@ class ShardSearcher:
         engine.k1, engine.b = k1, b
         return rank_documents(self.local.segments, engine, request, newest, part=self.part)
 
+    def match_counts(self, request: RankRequest, groups: list) -> list[int]:
+        return self.local.match_counts(request, groups)
+
     def fetch(self, shown: list[tuple[int, int, float]], ids_of: list[int], terms: QueryTerms, snippet_chars: int) -> tuple[list[Hit], dict[int, str]]:
         """Hits (rank, docnum, score) of this shard's documents on the page, and the ids of
         its documents folded into hits as near copies."""
@@ -129,6 +132,11 @@ class DaskShards:
             self._doc_freqs.update(fresh)
             doc_freqs.update(fresh)
         return self._all([a.rank(request, doc_freqs, self.k1, self.b, self.newest) for a in self.actors])
+
+    def match_counts(self, request: RankRequest, groups: list) -> list[int]:
+        """Documents matching each group of nodes, added up over the shards."""
+        per_shard = self._all([a.match_counts(request, groups) for a in self.actors])
+        return [sum(counts) for counts in zip(*per_shard)]
 
     def hits(self, shown: list[tuple[int, RankedDocument]], near: dict[int, list[RankedDocument]], first_rank: int,
              terms: QueryTerms, snippet_chars: int) -> tuple[Hit, ...]:

@@ -267,6 +267,10 @@ class Engine:
     # Each of the postings and the score caches holds at most this much (common terms of a
     # million articles are megabytes each: counted in terms, the caches grew to gigabytes).
     CACHE_BYTES = 256 * 2**20
+    # The documents of recent phrases, as numbers: a short query's abbreviations ("Ủy ban nhân
+    # dân" for "UBND", "Hà Nội" for itself or "HN") are phrases, counted to settle its match set,
+    # then required by its ranking, and typed again by the next person.
+    PHRASE_CACHE_BYTES = 32 * 2**20
 
     def __init__(self, segments: SegmentSet, k1: float = 1.2, b: float = 0.75,
                  collection: CollectionStatistics | None = None) -> None:
@@ -283,6 +287,7 @@ class Engine:
         self._scores: LRUCache[_ScoredTerm] = LRUCache(
             self.CACHE_TERMS, lambda s: s.docs.nbytes + s.unit.nbytes + s.maxima.nbytes, self.CACHE_BYTES)
         self._dense: LRUCache[np.ndarray] = LRUCache(self.CACHE_TERMS, lambda dense: dense.nbytes, self.DENSE_CACHE_BYTES)
+        self._phrases: LRUCache[np.ndarray] = LRUCache(self.CACHE_TERMS, lambda docs: docs.nbytes, self.PHRASE_CACHE_BYTES)
 
     # -- data -----------------------------------------------------------------------------------
 
@@ -446,6 +451,13 @@ class Engine:
         return mask
 
     def phrase_matches(self, phrase: Phrase) -> np.ndarray:
+        """Boolean mask of the documents where ``phrase`` stands, as written (cached)."""
+        docs = self._phrases.get_or_compute(phrase, lambda: np.flatnonzero(self._phrase_mask(phrase)).astype(np.int32))
+        mask = np.zeros(self.size, dtype=bool)
+        mask[docs] = True
+        return mask
+
+    def _phrase_mask(self, phrase: Phrase) -> np.ndarray:
         """Boolean mask of the documents where ``phrase`` stands, as written.
 
         Documents with every term the phrase needs are the candidates (postings, cached);

@@ -41,6 +41,18 @@ class QueryTerms:
     # Parts of codes typed whole ("24", "qđ", "tw" of "24-QĐ/TW"): highlighted inside the code,
     # not wherever they stand alone.
     code_parts: set[str] = field(default_factory=set)
+    # Runs of syllables highlighted only where they stand together, whole: quoted phrases and
+    # the other forms of abbreviations ("Ủy ban nhân dân" for "UBND" marks none of "nhân",
+    # "dân" alone). Compared by exact forms, or by folded forms for runs in ``folded_runs``.
+    exact_runs: set[tuple[str, ...]] = field(default_factory=set)
+    folded_runs: set[tuple[str, ...]] = field(default_factory=set)
+    # True when the match set required the typed forms (a short query, --all): with
+    # diacritics typed, only those forms are marked, never a syllable with other diacritics.
+    strict: bool = False
+
+    def searched_forms(self) -> set[str]:
+        """Every folded syllable a highlight may cover: where a snippet looks for matches."""
+        return self.folded | {fold_diacritics(w) for run in self.exact_runs | self.folded_runs for w in run}
 
 
 @dataclass(frozen=True)
@@ -49,18 +61,47 @@ class Syllable:
     folded: str
     joined: bool  # forms a bigram with the previous syllable
     compound: bool
+    # Where it stands in the typed text; not part of what it is: a syllable typed twice is one
+    # query term (``_distinct``).
+    start: int = field(default=0, compare=False)
+    end: int = field(default=0, compare=False)
 
 
 def query_syllables(text: str) -> list[Syllable]:
     out = []
     for t in _ANALYZER(text, positions=True, chars=True):
-        out.append(Syllable(t.text, fold_diacritics(t.text), t.joined, t.compound))
+        out.append(Syllable(t.text, fold_diacritics(t.text), t.joined, t.compound, t.startchar, t.endchar))
     return out
 
 
 def is_accented(parsed: ParsedQuery) -> bool:
     """Did the user type any diacritic ("đ" included)? Decides exact vs folded matching."""
     return any(fold_diacritics(c.text) != c.text for c in parsed.clauses)
+
+
+# Up to this many words (``Word``: a syllable, a code, an abbreviation or its expansion), a
+# query is typed by a person, and the articles it matches are those with every word. A longer
+# one is pasted text (a headline, a question, a paragraph): ranked OR, scored by how many of
+# its words match. Four, measured: known-item search with 2,000 VNTC test titles against
+# bodies (bench/quality.py, where a title's shorthand is often not in the body) loses nothing
+# when titles of up to four syllables are matched this way (exact 0.5914 → 0.5914, without
+# diacritics −0.0011), and 0.003 at five, 0.009 at six.
+SHORT_QUERY_MAX_WORDS = 4
+
+
+@dataclass(frozen=True)
+class Word:
+    """One word of a query that must be in every match (a short query, or --all): a syllable,
+    a code ("24-QĐ/TW"), or an abbreviation or expansion, which is satisfied whole by any of
+    its forms ("UBND" by "UBND" or the phrase "Ủy ban nhân dân").
+
+    ``strict``: the documents with it in an accepted form (with diacritics typed, the typed
+    form up to tone placement and i/y spelling). ``loose``: with any diacritics, the fallback
+    when the typed forms match nothing (``search.searcher.settle_words``)."""
+
+    text: str  # as typed: "kẹt", "UBND", "Hà Nội"
+    strict: Node
+    loose: Node
 
 
 @dataclass
@@ -72,6 +113,10 @@ class BuiltQuery:
     excluded: list[Node]  # none may match
     terms: QueryTerms
     also_searched: list[str] = field(default_factory=list)  # other forms: "Ủy ban nhân dân" for "UBND"
+    # The words every match must have (short queries and --all; none for pasted text), and
+    # whether the least informative may be dropped when too few articles have them all.
+    words: list[Word] = field(default_factory=list)
+    relax: bool = False
 
 
 def build_query(
@@ -96,6 +141,7 @@ def build_query(
     required: list[Node] = []
     excluded: list[Node] = []
     table = abbreviations if abbreviations is not None else default_abbreviations()
+    words: list[Word] = []
     for clause in parsed.clauses:
         syllables = query_syllables(clause.text)
         if not syllables:
@@ -105,10 +151,15 @@ def build_query(
         if clause.negated:
             excluded.append(_clause_requirement(*args))
             continue
-        _collect_terms(terms, syllables)
+        if clause.phrase:
+            _collect_phrase(terms, syllables, fold_diacritics(clause.text) != clause.text)
+        else:
+            _collect_terms(terms, syllables)
         scored.append(_clause_query(*args))
-        if clause.phrase or clause.field or require_all:
+        if clause.phrase or clause.field:
             required.append(_satisfied_by_any_form(clause, args[2], table))
+        elif require_all or len(words) <= SHORT_QUERY_MAX_WORDS:  # past it, pasted text: no need
+            words += _clause_words(clause, syllables, args[2], table)
     if not scored:
         raise QueryError(f"the query {parsed.text!r} has no words to search for")
     also: list[str] = []
@@ -118,19 +169,91 @@ def build_query(
             if other in also or not syllables:
                 continue
             also.append(other)
-            _collect_terms(terms, syllables)
+            _collect_other_form(terms, syllables)
             # Weighted down: the form the user typed is the better evidence (measured on VNTC
             # titles, bench/quality.py: at full weight the other forms cost MRR).
             other_weights = {name: w * settings.abbreviation_weight for name, w in weights.items()}
             other_accented = accented or is_accented(ParsedQuery(other, [Clause(other)]))
             scope = _Scope((clause.field,) if clause.field else fields, other_weights, settings, other_accented, evidence)
             scored.append(_clause_query(Clause(other), syllables, scope))
-    # Required clauses (phrases, field clauses, --all) and exclusions restrict which documents
-    # may be returned; every clause that matches adds to the score.
-    return BuiltQuery(Sum(tuple(scored)) if len(scored) > 1 else scored[0], required, excluded, terms, also)
+    # Required clauses (phrases, field clauses), the words of a short query (or of any query
+    # with --all) and exclusions restrict which documents may be returned; every clause that
+    # matches adds to the score.
+    if not require_all and len(words) > SHORT_QUERY_MAX_WORDS:
+        words = []  # pasted text: ranked OR
+    terms.strict = bool(words)
+    return BuiltQuery(Sum(tuple(scored)) if len(scored) > 1 else scored[0], required, excluded, terms, also,
+                      words, relax=bool(words) and not require_all)
+
+
+def _clause_words(clause: Clause, syllables: list[Syllable], scope: _Scope, table: Abbreviations) -> list[Word]:
+    """The words of a clause, each as a document must have it: a syllable; a code by its whole
+    form; an abbreviation or an expansion whole, in any of its forms."""
+    spans = table.spans(clause.text)
+    groups: list[tuple[int, int, list[Syllable], tuple[str, ...]]] = []
+    for s in syllables:
+        span = next((sp for sp in spans if sp[0] <= s.start and s.end <= sp[1]), None)
+        if span is not None:
+            if groups and groups[-1][:2] == span[:2]:
+                groups[-1][2].append(s)
+            else:
+                groups.append((span[0], span[1], [s], span[2]))
+        elif groups and not s.compound and groups[-1][2][0].compound and s.end <= groups[-1][1]:
+            groups[-1][2].append(s)  # a part of the code before it
+        else:
+            groups.append((s.start, s.end, [s], ()))
+    words = []
+    for start, end, members, others in groups:
+        other_forms = [_form_requirement(query_syllables(o), scope.fields, fold_diacritics(o) != o) for o in others]
+        strict = _form_requirement(members, scope.fields, scope.accented)
+        loose = _form_requirement(members, scope.fields, False) if scope.accented else strict
+        words.append(Word(
+            clause.text[start:end],
+            Sum((strict, *other_forms)) if other_forms else strict,
+            Sum((loose, *other_forms)) if other_forms else loose,
+        ))
+    return words
+
+
+def _form_requirement(syllables: list[Syllable], fields: tuple[str, ...], accented: bool) -> Node:
+    """The documents with these syllables as written in one of ``fields``: a syllable by its
+    term (the typed form with ``accented``, else the folded one), several as a phrase, a code
+    by its term or its parts as a phrase."""
+    plain = [s for s in syllables if not s.compound]
+    per_field: list[Node] = []
+    for f in fields:
+        if len(plain) > 1:
+            per_field.append(_exact_phrase(syllables, f, accented))
+        if syllables[0].compound or len(plain) == 1:
+            # A code is searched as written, or with its parts written apart ("TP HCM").
+            s = syllables[0]
+            per_field.append(Term(schema.exact(f), s.exact) if accented else Term(schema.folded(f), s.folded))
+    return per_field[0] if len(per_field) == 1 else Sum(tuple(per_field))
+
+
+def _collect_other_form(terms: QueryTerms, syllables: list[Syllable]) -> None:
+    """An abbreviation's other form is highlighted whole: "Ủy ban nhân dân", never "dân"."""
+    plain = [s for s in syllables if not s.compound]
+    if len(plain) > 1 and not syllables[0].compound:
+        terms.folded_runs.add(tuple(s.folded for s in plain))
+    else:
+        _collect_terms(terms, syllables)
+
+
+def _collect_phrase(terms: QueryTerms, syllables: list[Syllable], accented: bool) -> None:
+    """A quoted phrase is highlighted where it stands whole, as it matched: by its typed forms
+    (``accented``) or its folded ones."""
+    plain = [s for s in syllables if not s.compound]
+    if len(plain) < 2:
+        _collect_terms(terms, syllables)
+    elif accented:
+        terms.exact_runs.add(tuple(s.exact for s in plain))
+    else:
+        terms.folded_runs.add(tuple(s.folded for s in plain))
 
 
 def _collect_terms(terms: QueryTerms, syllables: list[Syllable]) -> None:
+    """Add a clause's syllables to what is highlighted, each wherever it stands."""
     parts: set[str] = set()
     standalone: set[str] = set()
     compound_end = None
@@ -139,6 +262,13 @@ def _collect_terms(terms: QueryTerms, syllables: list[Syllable]) -> None:
         terms.folded.add(s.folded)
         if s.compound:
             compound_end = s.exact
+            # Its parts written apart ("TP HCM" for "TP.HCM") matched too: marked together.
+            run = [p for p in syllables if not p.compound and s.start <= p.start and p.end <= s.end]
+            if len(run) > 1:
+                if terms.accented:
+                    terms.exact_runs.add(tuple(p.exact for p in run))
+                else:
+                    terms.folded_runs.add(tuple(p.folded for p in run))
             continue
         if compound_end is not None and s.exact in compound_end:
             parts.add(s.exact)
@@ -202,23 +332,25 @@ def _whole_phrase_bonus(syllables, fields, weights, settings: IndexSettings) -> 
 
 def _clause_requirement(clause: Clause, syllables: list[Syllable], scope: _Scope) -> Node:
     """What a document must contain to satisfy a required (or excluded) clause."""
-    fields, weights, settings, accented = scope.fields, scope.weights, scope.settings, scope.accented
+    fields, accented = scope.fields, scope.accented
     if clause.phrase and len(syllables) > 1:
-        return Sum(tuple(_exact_phrase(clause, syllables, name) for name in fields))
-    per_syllable = _syllable_queries([s for s in syllables if not s.compound] or syllables, fields, weights, settings, accented, scope.worth)
-    return AllOf(tuple(per_syllable))
+        phrase_accented = fold_diacritics(clause.text) != clause.text
+        return Sum(tuple(_exact_phrase(syllables, name, phrase_accented) for name in fields))
+    # Each syllable (a code by its parts) in the typed form, as a short query's words are.
+    plain = [s for s in syllables if not s.compound] or syllables
+    return AllOf(tuple(_form_requirement([s], fields, accented) for s in _distinct(plain)))
 
 
-def _exact_phrase(clause: Clause, syllables: list[Syllable], field: str) -> Phrase:
+def _exact_phrase(syllables: list[Syllable], field: str, accented: bool) -> Phrase:
     """A quoted phrase as positions must show it, in one field: its syllables (a code by its
-    parts) in order, standing together where they were typed together. Typed with diacritics,
-    each syllable is its typed form (tone placement and i/y spelling are already one in the
-    exact family); typed without any, each stands for every form with those letters."""
+    parts) in order, standing together where they were typed together. Typed with diacritics
+    (``accented``), each syllable is its typed form (tone placement and i/y spelling are
+    already one in the exact family); typed without any, each stands for every form with
+    those letters."""
     plain = [s for s in syllables if not s.compound]
     offsets = [0]
     for s in plain[1:]:
         offsets.append(offsets[-1] + (1 if s.joined else BREAK_STEP))
-    accented = fold_diacritics(clause.text) != clause.text
     slots = tuple((s.exact,) if accented else written_forms(s.folded) for s in plain)
     # Candidates: every folded bigram of the phrase, and every syllable in the typed family.
     bigrams = [(schema.folded_bigrams(field), f"{a.folded} {b.folded}") for a, b in zip(plain, plain[1:]) if b.joined]

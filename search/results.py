@@ -111,6 +111,13 @@ class SearchResults:
     # counted (Lucene's TotalHits.Relation.GREATER_THAN_OR_EQUAL_TO). Ask for facets to count
     # every match.
     total_exact: bool = True
+    # A short query matches the articles with every word. When fewer than a handful have them
+    # all, the least informative are left out of the match set and listed here (they still
+    # count towards the score where they occur).
+    dropped: tuple[str, ...] = ()
+    # True: no article has the words as typed (with these diacritics); the hits have them with
+    # other diacritics ("báo" for "bão"). Never mixed with hits of the typed forms.
+    other_diacritics: bool = False
 
     def __iter__(self) -> Iterator[Hit]:
         return iter(self.hits)
@@ -130,6 +137,8 @@ class SearchResults:
             "searched_for": self.searched_for,
             "typed_as": self.typed_as,
             "also_searched": list(self.also_searched),
+            "dropped": list(self.dropped),
+            "other_diacritics": self.other_diacritics,
             "suggestion": self.suggestion,
             "took_ms": round(self.took_ms, 2),
             "total": self.total,
@@ -151,7 +160,7 @@ def make_hit(stored: dict, duplicates: dict, rank: int, score: float, terms: Que
         score=score,
         title=title,
         snippet=make_snippet(stored.get("body", ""), terms, snippet_chars) if snippet_chars > 0 else Snippet("", ()),
-        title_marked=marked_whole(title, terms) if terms.exact or terms.folded else None,
+        title_marked=marked_whole(title, terms) if terms.searched_forms() else None,
         source=stored.get("source"),
         date=datetime.fromisoformat(stored["date"]) if stored.get("date") else None,
         category=stored.get("category"),

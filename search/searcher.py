@@ -16,7 +16,7 @@ from indexer.codec import NO_DATE
 from indexer.near_duplicates import first_near_copies
 from indexer.schema import ID_FIELD
 from indexer.segment import SegmentSet
-from search.engine import Engine
+from search.engine import Engine, Node
 from search.query import ParsedQuery, parse_day
 from search.rank import BuiltQuery, QueryTerms
 from search.results import Hit, make_hit
@@ -61,6 +61,10 @@ class LocalSearcher:
         """The first phase of a search: rank the documents (one part here; a sharded index on
         Dask has one per shard)."""
         return [rank_documents(self.segments, self.engine, request, newest=self.newest if request.recent else None)]
+
+    def match_counts(self, request: "RankRequest", groups: list[list[Node]]) -> list[int]:
+        """How many documents the request allows that match every node of each group."""
+        return count_matches(self.segments, self.engine, request, groups)
 
     def hits(self, shown: "list[tuple[int, RankedDocument]]", near: "dict[int, list[RankedDocument]]", first_rank: int,
              terms: QueryTerms, snippet_chars: int) -> tuple[Hit, ...]:
@@ -124,9 +128,9 @@ class Ranked:
     total_exact: bool = True  # False: ``total`` is a lower bound (matches counted up to Engine.TRACK_TOTAL)
 
 
-def rank_documents(segments: SegmentSet, engine: Engine, request: RankRequest, newest: int | None, part: int = 0) -> Ranked:
-    """Score and rank one part's documents for a query (``newest``: the date --recent counts
-    back from, that of the whole index)."""
+def _allowed(segments: SegmentSet, engine: Engine, request: RankRequest) -> np.ndarray | None:
+    """The documents the request allows (required clauses, exclusions, filters, dates); None:
+    all of them."""
     parsed, built = request.parsed, request.built
     masks = [engine.matches(node) for node in built.required]
     masks += [~engine.matches(node) for node in built.excluded]
@@ -135,7 +139,95 @@ def rank_documents(segments: SegmentSet, engine: Engine, request: RankRequest, n
         since = parse_day(request.since) if request.since else None
         until = parse_day(request.until, end=True) if request.until else None
         masks.append(_date_range_mask(segments.dates(), since, until))
-    allowed = np.logical_and.reduce(masks) if masks else None
+    return np.logical_and.reduce(masks) if masks else None
+
+
+def count_matches(segments: SegmentSet, engine: Engine, request: RankRequest, groups: list[list[Node]]) -> list[int]:
+    """For each group of nodes, the live documents the request allows that match all of them."""
+    allowed = _allowed(segments, engine, request)
+    base = engine.live if allowed is None else allowed & engine.live
+    masks: dict[int, np.ndarray] = {}
+    counts = []
+    for group in groups:
+        mask = base
+        for node in group:
+            if id(node) not in masks:
+                masks[id(node)] = engine.matches(node)
+            mask = mask & masks[id(node)]
+        counts.append(int(np.count_nonzero(mask)))
+    return counts
+
+
+# "Fewer than a handful": when fewer articles than this have every word of a short query, its
+# least informative words are dropped one at a time, and the answer says which (Meilisearch's
+# matching strategy, Typesense's drop_tokens_threshold).
+RELAX_BELOW = 5
+
+
+@dataclass(frozen=True)
+class SettledWords:
+    """What a short query (or --all) matches: the request with the words every match must have
+    among its required clauses, the words dropped, and whether the typed diacritics were let go."""
+
+    request: RankRequest
+    dropped: tuple[str, ...] = ()
+    other_diacritics: bool = False
+
+
+def settle_words(parts, request: RankRequest) -> SettledWords:
+    """Decide a query's match set from how many documents have its words (``parts``: a
+    ``LocalSearcher`` or the shards of ``search.distributed``, so that the decision is the
+    whole index's):
+
+    1. every word in an accepted form (with diacritics typed, the typed form);
+    2. fewer than ``RELAX_BELOW`` such articles (and the query allows it: not --all): drop
+       the least informative words one at a time — first those no article has, then the
+       commonest, the later typed first among equals — as far as it takes to reach
+       ``RELAX_BELOW`` matches. When no number of dropped words reaches it, nothing is dropped
+       if some articles have every word (the few that match are the answer), else as few
+       words as it takes for some to match;
+    3. nothing at all: the same with diacritics ignored, and the answer says so.
+    """
+    built = request.built
+    if not built.words:
+        return SettledWords(request)
+    for loose in (False, True):
+        nodes = [w.loose if loose else w.strict for w in built.words]
+        if loose and all(w.loose is w.strict for w in built.words):
+            break  # typed without diacritics: nothing looser to fall back on
+        kept, count = _kept_words(parts, request, nodes, built.relax)
+        if count:
+            terms = replace(built.terms, accented=False, strict=False) if loose else built.terms
+            settled = replace(built, required=built.required + [nodes[i] for i in kept], terms=terms)
+            dropped = tuple(w.text for i, w in enumerate(built.words) if i not in kept)
+            return SettledWords(replace(request, built=settled), dropped, loose)
+    strict = [w.strict for w in built.words]
+    return SettledWords(replace(request, built=replace(built, required=built.required + strict)))
+
+
+def _kept_words(parts, request: RankRequest, nodes: list[Node], relax: bool) -> tuple[list[int], int]:
+    """Which words (by number) the match set requires, and how many documents it has."""
+    counts = parts.match_counts(request, [[n] for n in nodes] + [nodes])
+    alone, together = counts[:-1], counts[-1]
+    everything = list(range(len(nodes)))
+    if together >= RELAX_BELOW or not relax or len(nodes) == 1:
+        return everything, together
+    dropping = sorted(everything, key=lambda i: (alone[i] > 0, -alone[i], -i))
+    kept_sets = [sorted(dropping[d:]) for d in range(1, len(nodes))]
+    counts = parts.match_counts(request, [[nodes[i] for i in kept] for kept in kept_sets])
+    for kept, count in zip(kept_sets, counts):
+        if count >= RELAX_BELOW:
+            return kept, count
+    if together:
+        return everything, together
+    return next(((kept, count) for kept, count in zip(kept_sets, counts) if count), (everything, 0))
+
+
+def rank_documents(segments: SegmentSet, engine: Engine, request: RankRequest, newest: int | None, part: int = 0) -> Ranked:
+    """Score and rank one part's documents for a query (``newest``: the date --recent counts
+    back from, that of the whole index)."""
+    built = request.built
+    allowed = _allowed(segments, engine, request)
     # The top k by relevance skips the documents that cannot enter it (MaxScore); date order,
     # the recency boost and facets need every matching document scored.
     pruned = None
@@ -144,6 +236,9 @@ def rank_documents(segments: SegmentSet, engine: Engine, request: RankRequest, n
     facet_counts = None
     if pruned is not None:
         docnums, doc_scores, total, exact = pruned
+        if built.words and allowed is not None:
+            # Every document with the words scores: the match set is the allowed documents.
+            total, exact = int(np.count_nonzero(allowed & engine.live)), True
     else:
         exact = True
         scores = engine.scores(built.scored)
@@ -276,12 +371,17 @@ class PageOfHits:
     total: int
     total_exact: bool
     facets: dict[str, list[tuple[str, int]]] | None
+    dropped: tuple[str, ...] = ()  # words of a short query too few articles had together
+    other_diacritics: bool = False  # the typed forms matched nothing: these have other diacritics
 
 
 def search_page(parts, request: RankRequest, offset: int, limit: int, collapse: bool, snippet_chars: int) -> PageOfHits:
     """One page of a search over ``parts`` (a ``LocalSearcher`` or the shards of
     ``search.distributed``): each part ranks its documents, the rankings are merged as one
-    index would rank them, near copies are folded, and only the page's hits are made."""
+    index would rank them, near copies are folded, and only the page's hits are made. A short
+    query's match set is settled first (``settle_words``)."""
+    settled = settle_words(parts, request)
+    request = settled.request
     # With collapsing, rank a few more than the page needs: near copies drop out.
     pool = 2 * (offset + limit) + 10 if collapse else limit
     start = 0 if collapse else offset
@@ -294,4 +394,5 @@ def search_page(parts, request: RankRequest, offset: int, limit: int, collapse: 
         shown, near = list(enumerate(ranked)), {}
     hits = parts.hits(shown, near, offset + 1, request.built.terms, snippet_chars)
     facet_counts = merged_facets([p.facets for p in ranked_parts]) if request.facets else None
-    return PageOfHits(hits, sum(p.total for p in ranked_parts), all(p.total_exact for p in ranked_parts), facet_counts)
+    return PageOfHits(hits, sum(p.total for p in ranked_parts), all(p.total_exact for p in ranked_parts), facet_counts,
+                      settled.dropped, settled.other_diacritics)

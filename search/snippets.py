@@ -91,14 +91,34 @@ def _matches(syllables: "_Syllables", terms: QueryTerms) -> list[bool]:
     if not terms.accented:
         for k in at:
             hits[k] = folds[k] in terms.folded
-        return hits
-    # With diacritics typed, a folded-only match ("hóa" for "hòa") is highlighted only for
-    # query syllables that have no exact match in this text: that is how the document matched.
-    exact_found = {forms[k] for k in at if forms[k] in terms.exact}
-    missing = {fold_diacritics(e) for e in terms.exact - exact_found}
-    for k in at:
-        hits[k] = forms[k] in terms.exact or folds[k] in missing
+    elif terms.strict:
+        # The match set required the typed forms: only they matched ("bão" is not "báo").
+        for k in at:
+            hits[k] = forms[k] in terms.exact
+    else:
+        # Pasted text ranks documents with other diacritics too: a folded-only match ("hóa"
+        # for "hòa") is highlighted only for query syllables that have no exact match in this
+        # text, which is how the document matched.
+        exact_found = {forms[k] for k in at if forms[k] in terms.exact}
+        missing = {fold_diacritics(e) for e in terms.exact - exact_found}
+        for k in at:
+            hits[k] = forms[k] in terms.exact or folds[k] in missing
     return hits
+
+
+def _mark_runs(syllables: "_Syllables", terms: QueryTerms, hits: list[bool]) -> None:
+    """Mark the runs of syllables that stand whole in the text (quoted phrases, abbreviations'
+    other forms): each syllable in order, nothing but a space or a joiner between them."""
+    runs = [(run, syllables.forms) for run in terms.exact_runs] + [(run, syllables.folds) for run in terms.folded_runs]
+    if not runs:
+        return
+    joined, size = syllables.joined, len(syllables.forms)
+    at = syllables.candidates if syllables.candidates is not None else range(size)
+    for k in at:
+        for run, seen in runs:
+            n = len(run)
+            if seen[k] == run[0] and k + n <= size and all(seen[k + i] == run[i] and joined[k + i] for i in range(1, n)):
+                hits[k : k + n] = [True] * n
 
 
 def _code_hits(codes: list[tuple[int, int, str]], syllables: "_Syllables", hits: list[bool], terms: QueryTerms) -> list[bool]:
@@ -198,7 +218,7 @@ def _candidates(text: str, folded_terms: set[str]) -> list[tuple[int, int, str]]
 
 def _candidate_region(text: str, terms: QueryTerms, max_chars: int) -> tuple[int, int]:
     """A stretch of ``text`` (under two windows long) around the densest candidate matches."""
-    return _region_around(text, _candidates(text, terms.folded), max_chars)
+    return _region_around(text, _candidates(text, terms.searched_forms()), max_chars)
 
 
 def _region_around(text: str, found: list[tuple[int, int, str]], max_chars: int) -> tuple[int, int]:
@@ -227,7 +247,7 @@ def make_snippet(text: str, terms: QueryTerms, max_chars: int = 240) -> Snippet:
     codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
     folded = np.empty_like(codes)
     _text.fold(codes, folding_code_table(), folded)  # fold_code_points, compiled
-    hashes, forms = _query_hashes(frozenset(terms.folded))
+    hashes, forms = _query_hashes(frozenset(terms.searched_forms()))
     if len(text) <= 4 * max_chars:
         return _plain_snippet_of(text, codes, folded, hashes, terms, max_chars)
     start, end = _region_around(text, _plain_candidates(folded, hashes, forms), max_chars)
@@ -338,6 +358,7 @@ def _snippet_from(text: str, syllables: _Syllables, terms: QueryTerms, max_chars
     if terms.code_parts:
         codes = [(m.start(), m.end(), _forms(m.group())[0]) for m in codes_in(text).values()]
         hits = _code_hits(codes, syllables, hits, terms)
+    _mark_runs(syllables, terms, hits)  # after the codes: "TP HCM" is a code's parts, written apart
     # Score windows (distinct matched forms + adjacency) starting at each match, and the one
     # starting at the beginning of the text, which wins ties.
     at = syllables.candidates if syllables.candidates is not None else range(len(hits))

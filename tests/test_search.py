@@ -36,9 +36,15 @@ def test_query_without_diacritics_finds_the_phrase_with_diacritics(corpus_index)
     assert "sinh hoạt chi bộ" in hit.snippet.marked
 
 
-def test_typed_diacritics_rank_above_folded_only_matches(corpus_index):
-    order = ids(corpus_index.search("hoà"))
+def test_typed_diacritics_match_only_the_typed_forms_in_either_tone_placement(corpus_index):
     # 005 and 012 write "hoà"/"Hoà"; 009 only has "hoa" (flowers).
+    for typed in ("hoà", "hòa"):
+        assert set(ids(corpus_index.search(typed))) == {"005_thuy_loi_cu", "012_van_hoa_ca_tru"}
+    assert "009_khong_byline_le_hoi" in ids(corpus_index.search("hoa"))
+
+
+def test_pasted_text_ranks_typed_diacritics_above_folded_only_matches(corpus_index):
+    order = ids(corpus_index.search("hoà bình ổn định thủy lợi ca trù lễ hội"))
     assert set(order[:2]) == {"005_thuy_loi_cu", "012_van_hoa_ca_tru"}
     assert order.index("009_khong_byline_le_hoi") > 1
 

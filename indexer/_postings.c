@@ -37,11 +37,12 @@ static uint64_t table_value(const Py_buffer *table, Py_ssize_t index) {
 }
 
 /*
- * find_term(lex, table, width, lo, hi, key) -> row or -1
+ * find_term(lex, table, width, lo, hi, key) -> row, or -(insertion row) - 1
  *
  * Binary search of rows [lo, hi) of the term table (flat, ``width`` columns, column 0 the
  * term's offset in ``lex``; row hi's offset ends the last term) for the term ``key`` (UTF-8),
- * in byte order as the dictionary is sorted.
+ * in byte order as the dictionary is sorted. Not found: where it would stand, as Java's
+ * Arrays.binarySearch says it (from it, the rows the search read can be told again).
  */
 static PyObject *find_term(PyObject *self, PyObject *args) {
     PyObject *objs[2];
@@ -57,7 +58,7 @@ static PyObject *find_term(PyObject *self, PyObject *args) {
         return NULL;
     }
     Py_buffer lex = views[0], table = views[1];
-    Py_ssize_t found = -1;
+    Py_ssize_t found;
     Py_ssize_t rows = table.len / (table.itemsize ? table.itemsize : 1) / (width ? width : 1);
     if ((table.itemsize != 4 && table.itemsize != 8) || width < 1 || lo < 0 || hi > rows - 1 || lo > hi) {
         release_buffers(2, views);
@@ -82,6 +83,7 @@ static PyObject *find_term(PyObject *self, PyObject *args) {
             b = mid;
         }
     }
+    found = -a - 1;
     if (!bad && a < hi) {
         uint64_t start = table_value(&table, a * width), end = table_value(&table, (a + 1) * width);
         if (end >= start && end <= (uint64_t)lex.len && (Py_ssize_t)(end - start) == key_len &&

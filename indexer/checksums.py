@@ -14,7 +14,8 @@ share most files with the previous one by hard link, cost only their new files. 
 at about 1.9 GB/s here (``bench/speed.py`` reports the cold start that includes it).
 
 The large files a search reads by ranges (a term's gaps and frequencies, a hit's stored
-block) also carry a CRC-32 per block of BLOCK_BYTES in the manifest. For those, opening checks
+block, the term dictionary it binary-searches) also carry a CRC-32 per block (BLOCK_BYTES;
+DICTIONARY_BLOCK_BYTES for the dictionary) in the manifest. For those, opening checks
 the size only; each block is checked the first time a search reads from it, and remembered
 (``BlockCheck``), as Lucene checks a large file's checksum when a merge or CheckIndex reads it
 whole rather than at open. Opening then costs the same at a million articles as at a thousand,
@@ -31,9 +32,14 @@ from pathlib import Path
 from indexer.errors import CorruptIndex
 
 CHUNK = 16 * 2**20
-# Checked by blocks, on first read: the files a search reads by ranges.
-LAZY_SUFFIXES = (".gaps", ".tf", ".pos", ".docs")
+# Checked by blocks, on first read: the files a search reads by ranges, and the term
+# dictionary, which a search reads by binary search (the rows it compared, ``SegmentReader``).
+LAZY_SUFFIXES = (".gaps", ".tf", ".pos", ".docs", ".lex", ".terms.npy")
 BLOCK_BYTES = 256 * 1024
+# A binary search reads a row here and a row there: smaller blocks, so that the first lookups
+# of a process check little more than they read. Recorded per file ("block_bytes").
+DICTIONARY_SUFFIXES = (".lex", ".terms.npy")
+DICTIONARY_BLOCK_BYTES = 32 * 1024
 
 # (device, inode, size, mtime) -> CRC-32 of files already checked by this process.
 _VERIFIED: dict[tuple[int, int, int, int], str] = {}
@@ -63,16 +69,19 @@ def describe_files(directory: Path, names: list[str], known: dict[str, dict] | N
             out[name] = previous
         else:
             out[name] = {"size": size, "crc32": file_crc32(path)}
-            if name.endswith(LAZY_SUFFIXES) and size > BLOCK_BYTES:
-                out[name]["block_crc32"] = block_crc32s(path)
+            block_bytes = DICTIONARY_BLOCK_BYTES if name.endswith(DICTIONARY_SUFFIXES) else BLOCK_BYTES
+            if name.endswith(LAZY_SUFFIXES) and size > block_bytes:
+                out[name]["block_crc32"] = block_crc32s(path, block_bytes)
+                if block_bytes != BLOCK_BYTES:
+                    out[name]["block_bytes"] = block_bytes
     return out
 
 
-def block_crc32s(path: Path) -> list[int]:
-    """CRC-32 of each BLOCK_BYTES of a file (the last block shorter)."""
+def block_crc32s(path: Path, block_bytes: int = BLOCK_BYTES) -> list[int]:
+    """CRC-32 of each ``block_bytes`` of a file (the last block shorter)."""
     out = []
     with open(path, "rb") as f:
-        while block := f.read(BLOCK_BYTES):
+        while block := f.read(block_bytes):
             out.append(zlib.crc32(block))
     return out
 
@@ -81,26 +90,28 @@ class BlockCheck:
     """The blocks of one large file, each checked against its CRC-32 the first time it is read
     (thread-safe: two threads may at worst check one block twice)."""
 
-    def __init__(self, path: Path, crcs: list[int]) -> None:
+    def __init__(self, path: Path, crcs: list[int], block_bytes: int = BLOCK_BYTES) -> None:
         self.path = path
         self.crcs = crcs
+        self.block_bytes = block_bytes
         self.checked = bytearray(len(crcs))
 
     def check(self, data, start: int, end: int) -> None:
         """Check the blocks of ``data`` (the file's bytes, memory-mapped) that hold [start, end)."""
         if end <= start:
             return
-        for block in range(start // BLOCK_BYTES, min(len(self.crcs), (end - 1) // BLOCK_BYTES + 1)):
+        size = self.block_bytes
+        for block in range(start // size, min(len(self.crcs), (end - 1) // size + 1)):
             if self.checked[block]:
                 continue
-            actual = zlib.crc32(data[block * BLOCK_BYTES : (block + 1) * BLOCK_BYTES])
+            actual = zlib.crc32(data[block * size : (block + 1) * size])
             if actual != self.crcs[block]:
-                raise damaged(self.path, f"checksum mismatch in bytes {block * BLOCK_BYTES:,}–{(block + 1) * BLOCK_BYTES:,} "
+                raise damaged(self.path, f"checksum mismatch in bytes {block * size:,}–{(block + 1) * size:,} "
                                          f"(CRC-32 {actual:08x}, written as {self.crcs[block]:08x})")
             self.checked[block] = 1
 
     def check_all(self, data) -> None:
-        self.check(data, 0, len(self.crcs) * BLOCK_BYTES)
+        self.check(data, 0, len(self.crcs) * self.block_bytes)
 
 
 # (device, inode, size, mtime) -> the block checks of large files opened lazily by this process.
@@ -148,12 +159,13 @@ def verify_files(directory: Path, files: dict[str, dict], full: bool = True, rem
         if not full:
             continue
         identity = _identity(st)
-        if lazy and expected.get("block_crc32") and len(expected["block_crc32"]) == -(-st.st_size // BLOCK_BYTES):
+        block_bytes = expected.get("block_bytes", BLOCK_BYTES)
+        if lazy and expected.get("block_crc32") and len(expected["block_crc32"]) == -(-st.st_size // block_bytes):
             with _VERIFIED_LOCK:
                 if identity not in _BLOCK_CHECKS and _VERIFIED.get(identity) != expected["crc32"]:
                     if len(_BLOCK_CHECKS) > 100_000:
                         _BLOCK_CHECKS.clear()
-                    _BLOCK_CHECKS[identity] = BlockCheck(path, list(expected["block_crc32"]))
+                    _BLOCK_CHECKS[identity] = BlockCheck(path, list(expected["block_crc32"]), block_bytes)
             continue
         if remembered and _VERIFIED.get(identity) == expected["crc32"]:
             continue

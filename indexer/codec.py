@@ -333,6 +333,29 @@ def find_term(lex, table, width: int, lo: int, hi: int, key: bytes) -> int | Non
     return None if row < 0 else row
 
 
+def search_term(lex, table, width: int, lo: int, hi: int, key: bytes) -> int:
+    """``find_term``'s search, answered as Java's ``Arrays.binarySearch`` answers: the row, or
+    -(the row the term would stand at) - 1."""
+    return _postings.find_term(lex, table, width, lo, hi, key)
+
+
+def rows_searched(lo: int, hi: int, answer: int) -> list[int]:
+    """The rows a binary search of [lo, hi) compared the key with, told again from its answer
+    (``search_term``): each middle row is below where the search ended iff the key was found
+    greater there, whatever the bytes said. A damaged row the search read is therefore among
+    these, and checking them is checking the search (plus the row it ended at)."""
+    end = answer if answer >= 0 else -answer - 1
+    rows = []
+    while lo < hi:
+        mid = (lo + hi) // 2
+        rows.append(mid)
+        if mid < end:
+            lo = mid + 1
+        else:
+            hi = mid
+    return rows + [end]
+
+
 def find_term_reference(lex, table, width: int, lo: int, hi: int, key: bytes) -> int | None:
     """What ``find_term`` computes, in Python: the oracle of its tests."""
     end = hi

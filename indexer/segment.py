@@ -29,6 +29,8 @@ from indexer.codec import (
     find_term_reference,
     found_in_sorted,
     map_file,
+    rows_searched,
+    search_term,
 )
 from indexer.near_duplicates import EMPTY, SIGNATURE_SCHEME, SIGNATURE_SIZE
 
@@ -82,15 +84,51 @@ class SegmentReader:
             self._dictionary = f.read()
         self._per_block = int(self.description["docs_per_block"])
         # Large files opened with block checksums are checked where they are read (checksums.BlockCheck).
-        self._gaps_check, self._freqs_check, self._positions_check, self._docs_check = (
-            block_check(Path(f"{prefix}.{suffix}")) for suffix in ("gaps", "tf", "pos", "docs"))
+        self._gaps_check, self._freqs_check, self._positions_check, self._docs_check, self._lex_check, self._table_check = (
+            block_check(Path(f"{prefix}.{suffix}")) for suffix in ("gaps", "tf", "pos", "docs", "lex", "terms.npy"))
+        # The table's file as bytes (its .npy header first), which its block checksums cover.
+        self._table_file = map_file(f"{prefix}.terms.npy") if self._table_check is not None else None
+        self._table_header = len(self._table_file) - self._table.nbytes if self._table_file is not None else 0
 
     def _term_row(self, field: str, text: str, find=find_term) -> int | None:
-        """The table row of a term of a field, or None."""
+        """The table row of a term of a field, or None. The dictionary rows the search read
+        are checked against their blocks' checksums first (``check_dictionary`` for all)."""
         bounds = self.fields.get(field)
         if bounds is None:
             return None
-        return find(self._lex, self._table, self._width, bounds[0], bounds[1], text.encode("utf-8"))
+        key = text.encode("utf-8")
+        if find is not find_term:  # a reference implementation (the oracle of the tests)
+            return find(self._lex, self._table, self._width, bounds[0], bounds[1], key)
+        try:
+            answer = search_term(self._lex, self._table, self._width, bounds[0], bounds[1], key)
+        except ValueError:
+            self.check_dictionary()  # offsets out of bounds: a damaged dictionary is named
+            raise
+        if self._table_check is not None or self._lex_check is not None:
+            # Found: its row holds the key's bytes, whatever rows led there. Not found: every
+            # row compared must be sound, or a damaged one could have hidden the term.
+            self._check_rows([answer] if answer >= 0 else rows_searched(bounds[0], bounds[1], answer), bounds[1])
+        return answer if answer >= 0 else None
+
+    def _check_rows(self, rows: list[int], hi: int) -> None:
+        """Check the blocks of these dictionary rows: each row and the next one's LEX (its end),
+        and the term's bytes in .lex."""
+        table, width = self._table, self._width
+        row_bytes = width * table.itemsize
+        for row in dict.fromkeys(rows):
+            if self._table_check is not None:
+                at = self._table_header + row * row_bytes
+                self._table_check.check(self._table_file, at, at + 2 * row_bytes)
+            if self._lex_check is not None and row < hi:
+                self._lex_check.check(self._lex, table[row * width + LEX], table[(row + 1) * width + LEX])
+
+    def check_dictionary(self) -> None:
+        """Check the whole term dictionary against its block checksums: for what reads all of
+        it (a merge, the suggester's vocabulary)."""
+        if self._table_check is not None:
+            self._table_check.check_all(self._table_file)
+        if self._lex_check is not None:
+            self._lex_check.check_all(self._lex)
 
     def postings(self, field: str, text: str, offset: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """(document numbers + ``offset``, frequencies) of a term in a field; empty arrays if
@@ -163,6 +201,7 @@ class SegmentReader:
     def terms(self, field: str) -> Iterator[str]:
         """Every term of a field, in byte order."""
         lo, hi = self.fields.get(field, (0, 0))
+        self.check_dictionary()
         table, width, lex = self._table, self._width, self._lex
         for row in range(lo, hi):
             yield bytes(lex[table[row * width + LEX] : table[(row + 1) * width + LEX]]).decode("utf-8")
@@ -192,11 +231,13 @@ class SegmentReader:
 
     def term_table(self) -> np.ndarray:
         """The term table as rows of [LEX, DF, FIRST, GAPS, FREQS] (codec), with the extra row
-        that ends the last term's bytes."""
+        that ends the last term's bytes (all of it checked: for merges and checks)."""
+        self.check_dictionary()
         return np.frombuffer(self._table, dtype=self._table.format).reshape(-1, self._width)
 
     def term_at(self, row: int) -> bytes:
         """The UTF-8 bytes of the term of a table row."""
+        self._check_rows([row], row + 1)
         table = self._table
         return bytes(self._lex[table[row * self._width + LEX] : table[(row + 1) * self._width + LEX]])
 

@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from indexer import build_index
-from indexer.checksums import BLOCK_BYTES, block_check
+from indexer.checksums import BLOCK_BYTES, DICTIONARY_BLOCK_BYTES, block_check
 from indexer.errors import CorruptIndex
 from indexer.store import current_generation
 from search import Index
@@ -82,3 +82,51 @@ def test_a_damaged_postings_block_is_never_used(large_index, tmp_path):
         assert result.output.split("\n", 1)[1] == sound.output.split("\n", 1)[1]
     else:
         assert "checksum mismatch in bytes" in result.stderr and "Traceback" not in result.output
+
+
+def test_the_term_dictionary_is_checked_where_a_search_reads_it_not_whole_at_open(large_index, tmp_path):
+    import shutil
+
+    shutil.copytree(large_index, tmp_path / "ix")  # files this process has not checked yet
+    generation = current_generation(tmp_path / "ix")
+    files = generation.manifest()["files"]
+    dictionary = {name: entry for name, entry in files.items() if name.endswith((".lex", ".terms.npy"))}
+    assert dictionary and all(entry.get("block_crc32") and entry["block_bytes"] == DICTIONARY_BLOCK_BYTES
+                              for entry in dictionary.values())
+    with Index.open(tmp_path / "ix") as index:
+        checks = [block_check(generation.path / name) for name in dictionary]
+        assert all(check is not None and not any(check.checked) for check in checks)  # opened: sizes only
+        index.search("giá xăng", limit=3, snippet_chars=0)
+        # The rows the lookups compared, a few blocks of each file: not the dictionary.
+        assert all(0 < sum(check.checked) < len(check.crcs) for check in checks)
+
+
+def _flip_a_byte_of_the_term(index_dir: Path, field: str, term: str) -> Path:
+    """Flip one byte of ``term``'s own bytes in the dictionary (.lex) of the index's segment."""
+    from indexer.segment import SegmentReader
+
+    generation = current_generation(index_dir)
+    [segment] = generation.manifest()["segments"]
+    reader = SegmentReader(generation.path, segment["name"])
+    row = reader._term_row(field, term)
+    start = reader._table[row * reader._width]  # LEX column
+    del reader
+    path = generation.path / f"{segment['name']}.lex"
+    data = bytearray(path.read_bytes())
+    data[start] ^= 0x01
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_a_damaged_dictionary_row_is_named_by_the_lookup_that_reads_it_and_the_rest_answers(large_index, tmp_path):
+    import shutil
+
+    shutil.copytree(large_index, tmp_path / "ix")
+    # The last article's code, as a query typed without diacritics looks it up.
+    damaged = _flip_a_byte_of_the_term(tmp_path / "ix", "body_fold", "05999-bt")
+    with Index.open(tmp_path / "ix") as index:
+        with pytest.raises(CorruptIndex, match=rf"{damaged.name}: checksum mismatch in bytes"):
+            index.search("05999-BT")  # its lookup reads the damaged row: never a silent "no such term"
+        assert index.get("tin-00001").id == "tin-00001"  # a lookup in sound blocks (the ids) still answers
+    result = CliRunner().invoke(app, ["check", "--index", str(tmp_path / "ix")])
+    assert result.exit_code == 5 and damaged.name in result.stderr

@@ -31,7 +31,7 @@ from search.query import ParsedQuery, parse_query
 from search.rank import QueryTerms, build_query
 # The result objects and the searcher's request are part of this module's public face.
 from search.results import MAX_RESULT_WINDOW, SORT_ORDERS, Article, Hit, SearchResults, make_hit  # noqa: F401
-from search.searcher import FACETS, RECENCY_HALF_LIFE_DAYS, RECENCY_WEIGHT, RELAX_BELOW, LocalSearcher, PageOfHits, RankRequest, search_page  # noqa: F401
+from search.searcher import FACETS, INTERVALS, RECENCY_HALF_LIFE_DAYS, RECENCY_WEIGHT, RELAX_BELOW, LocalSearcher, PageOfHits, RankRequest, search_page  # noqa: F401
 from search.engine import Engine
 from search.snippets import marked_whole
 
@@ -56,6 +56,7 @@ class Query:
     since: str | None = None
     until: str | None = None
     facets: bool = False
+    histogram: str | None = None
     recent: bool = False
     collapse: bool = True
     snippet_chars: int = 240
@@ -239,6 +240,7 @@ class Index:
         collapse: bool = True,
         source: str | None = None,
         category: str | None = None,
+        histogram: str | None = None,
     ) -> SearchResults:
         """Rank documents for ``query`` and return one page of ``limit`` hits with snippets.
 
@@ -248,7 +250,8 @@ class Index:
         articles by source, category and year; ``recent`` boosts newer articles (see
         RECENCY_WEIGHT); ``collapse`` folds near copies of a story into the first of its hits
         (``Hit.near_duplicates``); ``source``/``category`` keep the articles of that source or
-        category (as ``source:`` in the query; case and diacritics ignored);
+        category (as ``source:`` in the query; case and diacritics ignored); ``histogram``
+        ("day", "month" or "year") counts the matching articles per period (``timeline``);
         ``snippet_chars`` is the length of the body snippet (0: none, for callers that need
         only the ranking). Raises QueryError
         for a query with nothing to search or a bad option.
@@ -257,7 +260,7 @@ class Index:
             return self.search(
                 query.text, query.limit, query.fields, query.require_all, query.snippet_chars, page=query.page,
                 sort=query.sort, since=query.since, until=query.until, facets=query.facets, recent=query.recent,
-                collapse=query.collapse, source=query.source, category=query.category,
+                collapse=query.collapse, source=query.source, category=query.category, histogram=query.histogram,
             )
         started = time.perf_counter()
         self.refresh()
@@ -287,8 +290,10 @@ class Index:
             )
         if sort not in SORT_ORDERS:
             raise QueryError(f"sort must be one of {', '.join(SORT_ORDERS)}, not {sort!r}")
+        if histogram is not None and histogram not in INTERVALS:
+            raise QueryError(f"histogram must be one of {', '.join(INTERVALS)}, not {histogram!r}")
         built = build_query(parsed, self.settings, fields, require_all)
-        page_of_hits = search_page(self._state, RankRequest(parsed, built, since, until, recent, sort, 0, facets),
+        page_of_hits = search_page(self._state, RankRequest(parsed, built, since, until, recent, sort, 0, facets, histogram),
                                    (page - 1) * limit, limit, collapse, snippet_chars)
         suggestion = None
         if ":" not in parsed.text and may_be_misspelt(page_of_hits):
@@ -298,7 +303,7 @@ class Index:
                              facets=page_of_hits.facets, total_exact=page_of_hits.total_exact,
                              also_searched=tuple(built.also_searched), searched_for=searched_for,
                              typed_as=typed_as, suggestion=suggestion, dropped=page_of_hits.dropped,
-                             other_diacritics=page_of_hits.other_diacritics)
+                             other_diacritics=page_of_hits.other_diacritics, timeline=page_of_hits.timeline)
 
     def get(self, doc_id: str) -> Hit | None:
         """The document with this id (its copies' ids work too), or None."""

@@ -33,6 +33,7 @@ from indexer.check import check_index
 from indexer.errors import QueryError, VnsearchError
 from search.api import Index, SearchResults
 from search.snippets import Snippet
+from search.searcher import Timeline
 
 app = typer.Typer(
     help="Vietnamese-aware full-text search for news archives.",
@@ -224,6 +225,7 @@ def search_command(
     until: Optional[str] = typer.Option(None, "--until", help="Only articles dated on or before this day, month or year.", show_default=False),
     facets: bool = typer.Option(False, "--facets", help="Also count the matching articles by source, category and year."),
     recent: bool = typer.Option(False, "--recent", help="Boost newer articles: up to 2x for the newest, halving every 30 days (README)."),
+    histogram: Optional[str] = typer.Option(None, "--histogram", help="Also count the matching articles per day, month or year (a timeline).", show_default=False),
 ) -> None:
     """Search the index and print ranked hits with highlighted snippets."""
     field_list = tuple(f.strip() for f in fields.split(",") if f.strip())
@@ -237,14 +239,14 @@ def search_command(
                 typer.echo("vnsearch: error: give either a QUERY or --batch, not both", err=True)
                 raise typer.Exit(EXIT_USAGE)
             _run_batch(ix, batch, dict(limit=limit, fields=field_list, require_all=require_all, page=page, sort=sort,
-                                       since=since, until=until, facets=facets, recent=recent))
+                                       since=since, until=until, facets=facets, recent=recent, histogram=histogram))
             return
         if query is None:
             typer.echo("vnsearch: error: missing QUERY (or --batch FILE)", err=True)
             raise typer.Exit(EXIT_USAGE)
         try:
             results = ix.search(query, limit=limit, fields=field_list, require_all=require_all, page=page, sort=sort,
-                                since=since, until=until, facets=facets, recent=recent)
+                                since=since, until=until, facets=facets, recent=recent, histogram=histogram)
         except VnsearchError as e:
             _fail(e)
         if as_json:
@@ -319,8 +321,31 @@ def _print_results(results: SearchResults, ix: Index) -> None:
         if copies:
             typer.echo(textwrap.fill("also in: " + ", ".join(copies), WIDTH, initial_indent="    ", subsequent_indent="      "))
         typer.echo(_filled(hit.snippet, "", "    ", "    ", color) + "\n")
+    if results.timeline is not None:
+        _print_timeline(results.timeline)
     if results.facets is not None:
         _print_facets(results.facets)
+
+
+# A timeline's bars on a terminal: the longest this many cells, eighths of a cell for the rest.
+TIMELINE_BAR_CELLS = 40
+_EIGHTHS = " ▏▎▍▌▋▊▉"
+
+
+def _print_timeline(timeline: Timeline) -> None:
+    """One line per period: the period, a bar as long as its count (the largest
+    TIMELINE_BAR_CELLS cells), and the count; the undated apart."""
+    largest = max((n for _, n in timeline.periods), default=0)
+    typer.echo(f"Matching articles per {timeline.interval}:")
+    for period, count in timeline.periods:
+        eighths = round(8 * TIMELINE_BAR_CELLS * count / largest) if largest else 0
+        bar = "█" * (eighths // 8) + (_EIGHTHS[eighths % 8] if eighths % 8 else "")
+        if count and not bar:
+            bar = _EIGHTHS[1]  # a period with matches never looks empty
+        typer.echo(f"  {period:<10} {bar:<{TIMELINE_BAR_CELLS}} {count:,}")
+    if timeline.undated:
+        typer.echo(f"  {'undated':<10} {'':<{TIMELINE_BAR_CELLS}} {timeline.undated:,}")
+    typer.echo("")
 
 
 def _filled(marked: Snippet | None, plain: str, first_indent: str, indent: str, color: bool, after: str = "\x1b[0m") -> str:

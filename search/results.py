@@ -9,10 +9,13 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Iterator, Sequence
+from typing import TYPE_CHECKING, Iterator, Sequence
 
 from search.rank import QueryTerms
 from search.snippets import Snippet, make_snippet, marked_whole
+
+if TYPE_CHECKING:
+    from search.searcher import Timeline
 
 SORT_ORDERS = ("relevance", "date")
 # How deep a search can page: hits past this rank are not served (Elasticsearch's
@@ -118,6 +121,8 @@ class SearchResults:
     # True: no article has the words as typed (with these diacritics); the hits have them with
     # other diacritics ("báo" for "bão"). Never mixed with hits of the typed forms.
     other_diacritics: bool = False
+    # With a histogram interval: the matching articles per period (search.searcher.Timeline).
+    timeline: "Timeline | None" = None
 
     def __iter__(self) -> Iterator[Hit]:
         return iter(self.hits)
@@ -147,6 +152,7 @@ class SearchResults:
             "pages": self.pages,
             "hits": [h.to_json() for h in self.hits],
             "facets": None if self.facets is None else {k: [{"value": v, "count": n} for v, n in counts] for k, counts in self.facets.items()},
+            "timeline": None if self.timeline is None else self.timeline.to_json(),
         }
 
 

@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 import numpy as np
 
 from indexer.codec import NO_DATE
+from indexer.errors import QueryError
 from indexer.near_duplicates import first_near_copies
 from indexer.schema import ID_FIELD
 from indexer.segment import SegmentSet
@@ -23,6 +24,11 @@ from search.results import Hit, make_hit
 from search.suggest import Suggester
 
 FACETS = ("source", "category", "year")
+# Timeline intervals (Elasticsearch's date_histogram calendar_interval), as NumPy date units.
+INTERVALS = {"day": "D", "month": "M", "year": "Y"}
+# A timeline fills the periods between its first and last with zeros (a chart reads them as
+# gaps); past this many periods the interval is too fine for the dates matched.
+MAX_PERIODS = 5_000
 
 # The --recent boost: score × (1 + RECENCY_WEIGHT × ½^(age / RECENCY_HALF_LIFE_DAYS)), where
 # age is counted back from the newest article in the index (not from today: an archive of 2005
@@ -106,6 +112,7 @@ class RankRequest:
     sort: str
     want: int  # how many of the best each part returns
     facets: bool
+    histogram: str | None = None  # "day", "month" or "year": count the matches per period
 
 
 @dataclass(frozen=True)
@@ -126,6 +133,7 @@ class Ranked:
     total: int
     facets: dict[str, list[tuple[str, int]]] | None
     total_exact: bool = True  # False: ``total`` is a lower bound (matches counted up to Engine.TRACK_TOTAL)
+    periods: "dict[str, int] | None" = None  # matches per period ("2021-10"), and under "" the undated
 
 
 def _allowed(segments: SegmentSet, engine: Engine, request: RankRequest) -> np.ndarray | None:
@@ -231,9 +239,9 @@ def rank_documents(segments: SegmentSet, engine: Engine, request: RankRequest, n
     # The top k by relevance skips the documents that cannot enter it (MaxScore); date order,
     # the recency boost and facets need every matching document scored.
     pruned = None
-    if request.sort == "relevance" and not request.recent and not request.facets:
+    if request.sort == "relevance" and not request.recent and not request.facets and not request.histogram:
         pruned = engine.top_pruned(built.scored, allowed, request.want)
-    facet_counts = None
+    facet_counts = periods = None
     if pruned is not None:
         docnums, doc_scores, total, exact = pruned
         if built.words and allowed is not None:
@@ -249,11 +257,13 @@ def rank_documents(segments: SegmentSet, engine: Engine, request: RankRequest, n
         else:
             docnums, total = engine.top(scores, allowed, request.want)
         doc_scores = scores[docnums]
-        if request.facets:
-            facet_counts = _facets(segments, engine.matched(scores, allowed))
+        if request.facets or request.histogram:
+            matched = engine.matched(scores, allowed)
+            facet_counts = _facets(segments, matched) if request.facets else None
+            periods = _periods(segments.dates()[matched], request.histogram) if request.histogram else None
     dates, signatures = segments.dates(), segments.signatures()
     documents = [RankedDocument(part, int(d), float(s), int(dates[d]), signatures[d]) for d, s in zip(docnums, doc_scores)]
-    return Ranked(documents, total, facet_counts, exact)
+    return Ranked(documents, total, facet_counts, exact, periods)
 
 
 def merge_ranked(parts: list[Ranked], sort: str) -> list[RankedDocument]:
@@ -312,6 +322,51 @@ def _facets(segments: SegmentSet, matched: np.ndarray) -> dict[str, list[tuple[s
     values, counts = np.unique(years, return_counts=True)
     out["year"] = sorted(((str(v), int(n)) for v, n in zip(values, counts)), key=lambda kv: kv[0], reverse=True)
     return out
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """How many matching articles each period has (Elasticsearch's date_histogram): every
+    period from the first to the last with a match, in order, empty ones with 0; the undated
+    matches apart."""
+
+    interval: str  # "day", "month" or "year"
+    periods: tuple[tuple[str, int], ...]  # ("2021-10", 12), keys as --since/--until take them
+    undated: int
+
+    def to_json(self) -> dict:
+        return {"interval": self.interval, "periods": [{"period": p, "count": n} for p, n in self.periods],
+                "undated": self.undated}
+
+
+def _periods(dates: np.ndarray, interval: str) -> dict[str, int]:
+    """Counts of these dates (epoch seconds, or NO_DATE) per period; the undated under ""."""
+    dated = dates[dates != NO_DATE]
+    starts = dated.astype("datetime64[s]").astype(f"datetime64[{INTERVALS[interval]}]")
+    values, counts = np.unique(starts, return_counts=True)
+    out = {str(v): int(n) for v, n in zip(values, counts)}
+    if dated.size < dates.size:
+        out[""] = int(dates.size - dated.size)
+    return out
+
+
+def merged_timeline(parts: list[dict[str, int]], interval: str) -> Timeline:
+    """The parts' period counts added up, with the empty periods between filled in."""
+    counts: dict[str, int] = {}
+    for part in parts:
+        for period, n in part.items():
+            counts[period] = counts.get(period, 0) + n
+    undated = counts.pop("", 0)
+    if not counts:
+        return Timeline(interval, (), undated)
+    unit = INTERVALS[interval]
+    keys = np.array(sorted(counts), dtype=f"datetime64[{unit}]")
+    span = int((keys[-1] - keys[0]).astype(np.int64)) + 1
+    if span > MAX_PERIODS:
+        raise QueryError(f"the matches span {span:,} {interval}s, more than the {MAX_PERIODS:,} a timeline shows; "
+                         "use a coarser interval (month, year) or --since/--until")
+    every = keys[0] + np.arange(span)
+    return Timeline(interval, tuple((str(k), counts.get(str(k), 0)) for k in every), undated)
 
 
 def merged_facets(parts: list[dict[str, list[tuple[str, int]]]]) -> dict[str, list[tuple[str, int]]]:
@@ -373,6 +428,7 @@ class PageOfHits:
     facets: dict[str, list[tuple[str, int]]] | None
     dropped: tuple[str, ...] = ()  # words of a short query too few articles had together
     other_diacritics: bool = False  # the typed forms matched nothing: these have other diacritics
+    timeline: Timeline | None = None  # with a histogram interval: the matches per period
 
 
 def search_page(parts, request: RankRequest, offset: int, limit: int, collapse: bool, snippet_chars: int) -> PageOfHits:
@@ -394,5 +450,6 @@ def search_page(parts, request: RankRequest, offset: int, limit: int, collapse: 
         shown, near = list(enumerate(ranked)), {}
     hits = parts.hits(shown, near, offset + 1, request.built.terms, snippet_chars)
     facet_counts = merged_facets([p.facets for p in ranked_parts]) if request.facets else None
+    timeline = merged_timeline([p.periods for p in ranked_parts], request.histogram) if request.histogram else None
     return PageOfHits(hits, sum(p.total for p in ranked_parts), all(p.total_exact for p in ranked_parts), facet_counts,
-                      settled.dropped, settled.other_diacritics)
+                      settled.dropped, settled.other_diacritics, timeline)

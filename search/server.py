@@ -148,9 +148,11 @@ def create_app(index_dir: str | os.PathLike | None = None, cors_origins: list[st
         recent: bool = Param(False, description="Boost newer articles."),
         source: Optional[str] = Param(None, description="Only this source (case and diacritics ignored)."),
         category: Optional[str] = Param(None, description="Only this category."),
+        histogram: Optional[Literal["day", "month", "year"]] = Param(
+            None, description="Count matching articles per day, month or year (`timeline`; undated apart)."),
     ) -> dict:
         return _search(holder, q, limit=limit, page=page, fields=fields, require_all=all, since=since, until=until,
-                       sort=sort, facets=facets, recent=recent, source=source, category=category).to_json()
+                       sort=sort, facets=facets, recent=recent, source=source, category=category, histogram=histogram).to_json()
 
     # ``:path``: ids are often URLs or paths ("2021/12/abc"); any id opens, "/" included.
     @app.get("/api/articles/{doc_id:path}", tags=["search"], summary="One article in full (as `vnsearch inspect --json`, without title terms)",
@@ -173,13 +175,17 @@ def create_app(index_dir: str | os.PathLike | None = None, cors_origins: list[st
     def page(request: Request, q: str = "", page: int = 1, source: str = "", category: str = "", year: str = "",
              since: str = "", until: str = "", sort: str = "relevance") -> HTMLResponse:
         state = {"q": q, "source": source, "category": category, "year": year, "since": since, "until": until, "sort": sort}
-        context = {"request": request, "state": state, "results": None, "error": None, "url": _url_maker(state)}
+        context = {"request": request, "state": state, "results": None, "error": None, "url": _url_maker(state), "bars": [],
+                   "chart": {"width": CHART_WIDTH, "height": CHART_HEIGHT}}
         if q.strip():
             try:
                 since_, until_ = (year, year) if year else (since or None, until or None)
-                context["results"] = _search(holder, q, limit=10, page=page, fields="title,body", require_all=False,
-                                             since=since_, until=until_, sort=sort, facets=True, recent=False,
-                                             source=source or None, category=category or None)
+                results = _search(holder, q, limit=10, page=page, fields="title,body", require_all=False,
+                                  since=since_, until=until_, sort=sort, facets=True, recent=False,
+                                  source=source or None, category=category or None,
+                                  histogram=_page_interval(since_, until_))
+                context["results"] = results
+                context["bars"] = timeline_bars(results.timeline)
             except ApiError as e:
                 if e.status >= 500:
                     raise
@@ -249,13 +255,41 @@ def app_from_environment() -> HeadAsGet:
 # -- the work of a request -----------------------------------------------------------------------
 
 
+def _page_interval(since: str | None, until: str | None) -> str:
+    """The page's timeline: by month, by day within one month, by month within one year."""
+    if since and since == until and len(since) == len("2021-10"):
+        return "day"
+    return "month"
+
+
+# The page's timeline chart (server-rendered SVG: it works without JavaScript).
+CHART_WIDTH, CHART_HEIGHT = 600, 60
+
+
+def timeline_bars(timeline) -> list[dict]:
+    """One bar per period of a timeline, laid out in a CHART_WIDTH × CHART_HEIGHT box (the
+    tallest bar fills it); none for a timeline of fewer than two periods."""
+    if timeline is None or len(timeline.periods) < 2:
+        return []
+    largest = max(n for _, n in timeline.periods)
+    width = CHART_WIDTH / len(timeline.periods)
+    bars = []
+    for i, (period, count) in enumerate(timeline.periods):
+        height = CHART_HEIGHT * count / largest if largest else 0
+        if count:
+            height = max(height, 1.0)  # a period with matches never looks empty
+        bars.append({"period": period, "count": count, "x": round(i * width, 2), "width": round(max(width - 1, 0.5), 2),
+                     "y": round(CHART_HEIGHT - height, 2), "height": round(height, 2)})
+    return bars
+
+
 def _check_query(q: str) -> None:
     if len(q) > MAX_QUERY_CHARS:
         raise ApiError(400, "query_too_long", f"the query is {len(q):,} characters; at most {MAX_QUERY_CHARS:,} are searched")
 
 
 def _search(holder: IndexHolder, q: str, *, limit: int, page: int, fields: str, require_all: bool, since, until,
-            sort: str, facets: bool, recent: bool, source, category) -> SearchResults:
+            sort: str, facets: bool, recent: bool, source, category, histogram: str | None = None) -> SearchResults:
     _check_query(q)
     if not 1 <= limit <= MAX_LIMIT:
         raise ApiError(400, "bad_parameter", f"limit must be between 1 and {MAX_LIMIT}, not {limit}")
@@ -266,7 +300,7 @@ def _search(holder: IndexHolder, q: str, *, limit: int, page: int, fields: str, 
     field_list = tuple(f.strip() for f in fields.split(",") if f.strip())
     index = _call(holder.get)
     return _call(index.search, q, limit=limit, fields=field_list, require_all=require_all, page=page, sort=sort,
-                 since=since, until=until, facets=facets, recent=recent, source=source, category=category)
+                 since=since, until=until, facets=facets, recent=recent, source=source, category=category, histogram=histogram)
 
 
 def _article(holder: IndexHolder, doc_id: str, q: str | None):

@@ -76,3 +76,9 @@ def test_precision_benchmark_checks_phrases_short_queries_and_highlights_against
                     "| short queries: top-10 hits with every word",
                     "| highlights: marked spans that are accepted forms |", "| 'UBND TP.HCM': total / with both words"):
         assert measure in out, out
+
+
+def test_desk_benchmark_times_searches_with_and_without_a_timeline():
+    out = run("desk.py", "--docs", "1500", "--queries", "30")
+    assert "| archive | articles | queries | search p50 / p95 ms | with timeline p50 / p95 ms | p50 ratio |" in out
+    assert "| VNTC | " in out and "| Dân trí | 2,6" in out

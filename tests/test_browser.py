@@ -137,3 +137,18 @@ def test_page_two_continues_page_one(page, server):
     assert "page=2" in page.url and page.locator("ol.results").get_attribute("start") == "11"
     second_page = [page.locator("li.hit").nth(i).get_attribute("data-id") for i in range(page.locator("li.hit").count())]
     assert second_page and not set(first_page) & set(second_page)
+
+
+def test_the_timeline_is_drawn_above_the_hits_and_a_bar_narrows_the_search_to_its_month(page, server):
+    _search(page, server, "và")  # 15 articles from March 2020 to December 2021
+    bars = page.locator("figure.timeline a.bar")
+    assert bars.count() >= 2 and page.locator("figure.timeline svg").is_visible()
+    december = page.locator("figure.timeline a.bar[data-period='2021-12']")
+    december.click()
+    page.wait_for_load_state()
+    assert "since=2021-12" in page.url and "until=2021-12" in page.url
+    dates = [m.split(" · ")[1] for m in page.locator("li.hit .meta").all_inner_texts()]
+    assert dates and all(d.endswith("/12/2021") or "/12/2021 " in d for d in dates)
+    # Within one month the chart is by day.
+    periods = page.locator("figure.timeline a.bar").evaluate_all("bars => bars.map(b => b.dataset.period)")
+    assert periods and all(p.startswith("2021-12-") for p in periods)

@@ -113,10 +113,12 @@ def test_a_sharded_build_searches_as_one_index_of_the_same_articles(cluster, cor
         assert len(sharded) == len(one) == len(on_cluster) == 16
         assert sharded.stats().shards == 2
         for query in QUERIES:
-            expected = one.search(query, limit=10, facets=True)
-            for results in (sharded.search(query, limit=10, facets=True), on_cluster.search(query, limit=10, facets=True)):
+            expected = one.search(query, limit=10, facets=True, histogram="month")
+            for results in (sharded.search(query, limit=10, facets=True, histogram="month"),
+                            on_cluster.search(query, limit=10, facets=True, histogram="month")):
                 same_ranking(top(results), top(expected))
                 assert results.total == expected.total and results.facets == expected.facets
+                assert results.timeline == expected.timeline
         # The seed's copy is listed on it, whichever shard holds it.
         copy_id = next(r for r in _records(corpus_with_copies[1]) if r["source"] == "Báo khác")["id"]
         assert sharded.get(SEED_ID).duplicates == on_cluster.get(SEED_ID).duplicates == one.get(SEED_ID).duplicates == (copy_id,)

@@ -1,0 +1,117 @@
+"""The newsroom desk's features, timed on real archives: the timeline (matches per period).
+
+For each query, the same search is answered with and without ``histogram="month"``, one
+after the other (alternating which goes first), top 10 with snippets, warm; the table gives
+p50/p95 of each and the p50 ratio. The timeline needs every match scored (as facets do), so
+its cost is that of the exhaustive path, not of the pruned top 10.
+
+    python bench/desk.py --index DIR      # an index of all of VNTC (built if DIR has none)
+    python bench/desk.py --docs 2000      # a sample of VNTC, quick
+
+Queries: the first two and three words of VNTC test-split titles (short queries, the desk's
+usual ones), half typed without diacritics; on Dân trí (2,653 dated articles, built here) the
+same queries, since VNTC has no dates (its timelines are one "undated" count).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from indexer import build_index  # noqa: E402
+from indexer.analysis import fold_diacritics  # noqa: E402
+from search import Index, QueryError  # noqa: E402
+
+SHARED = ROOT.parent / "shared" / "corpus"
+VNTC, DANTRI = SHARED / "vntc.jsonl.gz", SHARED / "dantri-unc.jsonl.gz"
+
+
+def short_queries(count: int, seed: int) -> list[str]:
+    with gzip.open(VNTC, "rt", encoding="utf-8") as f:
+        titles = [" ".join(json.loads(line)["title"].split()) for line in f]
+    titles = [t for t in titles if len(t.split()) >= 3 and "<" not in t]
+    rng = random.Random(seed)
+    rng.shuffle(titles)
+    out = []
+    for n, title in enumerate(titles[:count]):
+        words = [w.strip(".,:;!?\"'()“”") for w in title.split()][: rng.choice([2, 3])]
+        query = " ".join(w for w in words if w)
+        out.append(query if n % 2 == 0 else fold_diacritics(query))
+    return out
+
+
+def timed(index: Index, query: str, **options) -> float:
+    started = time.perf_counter()
+    index.search(query, limit=10, **options)
+    return (time.perf_counter() - started) * 1000
+
+
+def measure(index: Index, queries: list[str]) -> tuple[list[float], list[float]]:
+    plain, timeline = [], []
+    for query in queries:  # warm-up: postings and the suggester, for both
+        try:
+            index.search(query, limit=10, histogram="month")
+        except QueryError:
+            continue
+    for n, query in enumerate(queries):
+        try:
+            if n % 2:
+                plain.append(timed(index, query))
+                timeline.append(timed(index, query, histogram="month"))
+            else:
+                timeline.append(timed(index, query, histogram="month"))
+                plain.append(timed(index, query))
+        except QueryError:
+            continue
+    return plain, timeline
+
+
+def percentile(values: list[float], q: int) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, len(ordered) * q // 100)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--index", type=Path, help="an index of all of VNTC (built here if the folder has none)")
+    parser.add_argument("--docs", type=int, default=0, help="with no --index: a sample of N VNTC articles (0: all)")
+    parser.add_argument("--queries", type=int, default=300)
+    parser.add_argument("--seed", type=int, default=25)
+    args = parser.parse_args()
+    if not VNTC.exists():
+        sys.exit(f"{VNTC} not found: the benchmark reads ../shared")
+    work = Path(tempfile.mkdtemp(prefix="vnsearch-desk-"))
+    vntc_index = args.index or work / "vntc"
+    if not (vntc_index / "CURRENT").exists():
+        source = VNTC
+        if args.docs:
+            with gzip.open(VNTC, "rt", encoding="utf-8") as f:
+                lines = f.readlines()
+            source = work / "vntc-sample.jsonl"
+            source.write_text("".join(random.Random(args.seed).sample(lines, args.docs)), encoding="utf-8")
+        build_index([source], vntc_index)
+    dantri_index = work / "dantri"
+    build_index([DANTRI], dantri_index)
+    queries = short_queries(args.queries, args.seed)
+    print("| archive | articles | queries | search p50 / p95 ms | with timeline p50 / p95 ms | p50 ratio |")
+    print("|---|---|---|---|---|---|")
+    for name, path in (("VNTC", vntc_index), ("Dân trí", dantri_index)):
+        with Index.open(path) as index:
+            plain, timeline = measure(index, queries)
+            print(f"| {name} | {len(index):,} | {len(plain)} | {statistics.median(plain):.1f} / {percentile(plain, 95):.1f} | "
+                  f"{statistics.median(timeline):.1f} / {percentile(timeline, 95):.1f} | "
+                  f"{statistics.median(timeline) / statistics.median(plain):.2f} |")
+
+
+if __name__ == "__main__":
+    main()

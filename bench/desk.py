@@ -1,4 +1,5 @@
-"""The newsroom desk's features, timed on real archives: the timeline (matches per period).
+"""The newsroom desk's features on real archives: the timeline (matches per period) and
+related coverage.
 
 For each query, the same search is answered with and without ``histogram="month"``, one
 after the other (alternating which goes first), top 10 with snippets, warm; the table gives
@@ -11,6 +12,11 @@ its cost is that of the exhaustive path, not of the pruned top 10.
 Queries: the first two and three words of VNTC test-split titles (short queries, the desk's
 usual ones), half typed without diacritics; on Dân trí (2,653 dated articles, built here) the
 same queries, since VNTC has no dates (its timelines are one "undated" count).
+
+Related coverage (``Index.related``, top 5) for VNTC test-split articles: the share of the
+related articles in the article's own category (VNTC's ten topics: a proxy for "about the same
+thing"), against the baseline the issue names, a search with the article's title alone (the
+article and its copies left out the same way); and the time of each call.
 """
 
 from __future__ import annotations
@@ -76,6 +82,36 @@ def measure(index: Index, queries: list[str]) -> tuple[list[float], list[float]]
     return plain, timeline
 
 
+def related_rows(index: Index, articles: list[str]) -> list[str]:
+    """Same-category share of the top 5 related articles, by Index.related and by the title."""
+    related_same = related_all = title_same = title_all = 0
+    took = []
+    for doc_id in articles:
+        article = index.get(doc_id)
+        started = time.perf_counter()
+        related = index.related(doc_id, limit=5)
+        took.append((time.perf_counter() - started) * 1000)
+        related_all += len(related)
+        related_same += sum(hit.category == article.category for hit in related)
+        try:
+            by_title = index.search(article.title, limit=6, snippet_chars=0).hits
+        except QueryError:
+            by_title = ()
+        others = [h for h in by_title if h.id != article.id and article.id not in h.near_duplicates + h.duplicates][:5]
+        title_all += len(others)
+        title_same += sum(hit.category == article.category for hit in others)
+    return [f"| related (top 5 of {len(articles)} articles) | {related_same / max(related_all, 1):.3f} ({related_same:,} of {related_all:,}) | "
+            f"{statistics.median(took):.1f} / {percentile(took, 95):.1f} |",
+            f"| baseline: the title searched | {title_same / max(title_all, 1):.3f} ({title_same:,} of {title_all:,}) | |"]
+
+
+def test_articles(count: int, seed: int, index: Index) -> list[str]:
+    with gzip.open(VNTC, "rt", encoding="utf-8") as f:
+        ids = [r["id"] for r in map(json.loads, f) if r.get("split") == "test"]
+    random.Random(seed).shuffle(ids)
+    return [doc_id for doc_id in ids if index.get(doc_id) is not None and index.get(doc_id).id == doc_id][:count]
+
+
 def percentile(values: list[float], q: int) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, len(ordered) * q // 100)]
@@ -86,6 +122,7 @@ def main() -> None:
     parser.add_argument("--index", type=Path, help="an index of all of VNTC (built here if the folder has none)")
     parser.add_argument("--docs", type=int, default=0, help="with no --index: a sample of N VNTC articles (0: all)")
     parser.add_argument("--queries", type=int, default=300)
+    parser.add_argument("--articles", type=int, default=300, help="VNTC test articles whose related coverage is judged")
     parser.add_argument("--seed", type=int, default=25)
     args = parser.parse_args()
     if not VNTC.exists():
@@ -111,6 +148,15 @@ def main() -> None:
             print(f"| {name} | {len(index):,} | {len(plain)} | {statistics.median(plain):.1f} / {percentile(plain, 95):.1f} | "
                   f"{statistics.median(timeline):.1f} / {percentile(timeline, 95):.1f} | "
                   f"{statistics.median(timeline) / statistics.median(plain):.2f} |")
+    with Index.open(vntc_index) as index:
+        articles = test_articles(args.articles, args.seed, index)
+        for doc_id in articles[:20]:  # warm-up
+            index.related(doc_id)
+        print()
+        print("| VNTC | same category as the article | p50 / p95 ms |")
+        print("|---|---|---|")
+        for row in related_rows(index, articles):
+            print(row)
 
 
 if __name__ == "__main__":

@@ -28,7 +28,8 @@ from indexer.segment import SegmentSet
 from indexer.store import Generation, current_generation, is_sharded, open_generation, open_segments, open_shards, read_duplicates
 from search.input_methods import decode_typing
 from search.query import ParsedQuery, parse_query
-from search.rank import QueryTerms, build_query
+from search.rank import BuiltQuery, QueryTerms, build_query
+from search.related import related_query, telling_terms
 # The result objects and the searcher's request are part of this module's public face.
 from search.results import MAX_RESULT_WINDOW, SORT_ORDERS, Article, Hit, SearchResults, make_hit  # noqa: F401
 from search.searcher import FACETS, INTERVALS, RECENCY_HALF_LIFE_DAYS, RECENCY_WEIGHT, RELAX_BELOW, LocalSearcher, PageOfHits, RankRequest, search_page  # noqa: F401
@@ -36,6 +37,7 @@ from search.engine import Engine
 from search.snippets import marked_whole
 
 SEARCHABLE_FIELDS = ("title", "body")
+MAX_RELATED = 100  # related articles a call may ask for
 
 
 @dataclass(frozen=True)
@@ -304,6 +306,33 @@ class Index:
                              also_searched=tuple(built.also_searched), searched_for=searched_for,
                              typed_as=typed_as, suggestion=suggestion, dropped=page_of_hits.dropped,
                              other_diacritics=page_of_hits.other_diacritics, timeline=page_of_hits.timeline)
+
+    def related(self, doc_id: str, limit: int = 5, snippet_chars: int = 0) -> list[Hit] | None:
+        """Other articles about what ``doc_id`` (or a copy's id) is about, best first: its most
+        telling terms searched against the index (``search.related``, Lucene's MoreLikeThis),
+        the article itself and its exact and near copies left out. None if there is no such
+        article. ``snippet_chars`` > 0 adds the opening of each."""
+        if limit < 1:
+            raise QueryError("limit must be at least 1")
+        if limit > MAX_RELATED:
+            raise QueryError(f"limit must be at most {MAX_RELATED}")
+        self.refresh()
+        state = self._state
+        found = state.stored_by_id(doc_id)
+        if found is None:
+            return None
+        stored = found[0]
+        terms = telling_terms(stored.get("title", ""), stored.get("body", ""), state.doc_freqs, state.documents)
+        query = related_query(terms, self.settings)
+        if query is None:
+            return []
+        request = RankRequest(ParsedQuery(stored.get("title", "")), BuiltQuery(query, [], [], QueryTerms()), None, None,
+                              False, "relevance", 0, False)
+        # One more than asked: the article itself (with its near copies folded in) is among them.
+        page = search_page(state, request, 0, limit + 1, True, snippet_chars)
+        own = stored["id"]
+        others = [hit for hit in page.hits if hit.id != own and own not in hit.near_duplicates and own not in hit.duplicates]
+        return [replace(hit, rank=rank) for rank, hit in enumerate(others[:limit], start=1)]
 
     def get(self, doc_id: str) -> Hit | None:
         """The document with this id (its copies' ids work too), or None."""

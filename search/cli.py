@@ -468,6 +468,34 @@ def serve_command(
 # --------------------------------------------------------------------------------------------
 
 
+@app.command("related")
+def related_command(
+    doc_id: str = typer.Argument(..., metavar="ID", help="The id of an article (as in its source: file name or JSON id)."),
+    index: Optional[Path] = IndexOption,
+    limit: int = typer.Option(5, "--limit", "-n", min=1, max=100, help="How many related articles to show."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Show other articles about what this one is about (its most telling words searched for)."""
+    try:
+        with Index.open(_index_dir(index)) as ix:
+            related = ix.related(doc_id, limit=limit, snippet_chars=0 if as_json else 160)
+    except VnsearchError as e:
+        _fail(e)
+    if related is None:
+        typer.echo(f"vnsearch: no article with id {doc_id!r} in this index", err=True)
+        raise typer.Exit(EXIT_NO_HITS)
+    if as_json:
+        typer.echo(json.dumps({"id": doc_id, "related": [hit.to_json() for hit in related]}, ensure_ascii=False))
+    else:
+        for hit in related:
+            typer.echo(textwrap.fill(hit.title, WIDTH, initial_indent=f"{hit.rank:>2}. ", subsequent_indent="    "))
+            details = [hit.source or "?", hit.date.strftime("%Y-%m-%d") if hit.date else "no date", hit.category or "—", hit.id]
+            typer.echo(textwrap.fill(" · ".join(details), WIDTH, initial_indent="    ", subsequent_indent="    "))
+            typer.echo(textwrap.fill(hit.snippet.plain, WIDTH, initial_indent="    ", subsequent_indent="    ") + "\n")
+    if not related:
+        raise typer.Exit(EXIT_NO_HITS)
+
+
 @app.command("inspect")
 def inspect_command(
     doc_id: str = typer.Argument(..., metavar="ID", help="The id of an article (as in its source: file name or JSON id)."),

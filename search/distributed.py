@@ -113,15 +113,15 @@ class DaskShards:
     def set_bm25(self, k1: float, b: float) -> None:
         self.k1, self.b = k1, b
 
-    def rank(self, request: RankRequest) -> list[Ranked]:
-        """dfs, then query: the global document frequency of each query term (asked of the
-        shards for the terms not seen yet in this generation), then every shard's ranking."""
+    def doc_freqs(self, terms) -> dict[tuple[str, str], int]:
+        """The global document frequency of each (field, term): asked of the shards for the
+        terms not seen yet in this generation, added up, and remembered."""
         doc_freqs = {}
-        for term in query_terms(request.built.scored):
+        for term in terms:
             n = self._doc_freqs.get(term)
             if n is not None:
                 doc_freqs[term] = n
-        missing = sorted(query_terms(request.built.scored) - doc_freqs.keys())
+        missing = sorted(set(terms) - doc_freqs.keys())
         if missing:
             fresh = dict.fromkeys(missing, 0)
             for part in self._all([a.doc_freqs(missing) for a in self.actors]):
@@ -131,6 +131,12 @@ class DaskShards:
                 self._doc_freqs = {}
             self._doc_freqs.update(fresh)
             doc_freqs.update(fresh)
+        return doc_freqs
+
+    def rank(self, request: RankRequest) -> list[Ranked]:
+        """dfs, then query: the global document frequency of each query term, then every
+        shard's ranking."""
+        doc_freqs = self.doc_freqs(query_terms(request.built.scored))
         return self._all([a.rank(request, doc_freqs, self.k1, self.b, self.newest) for a in self.actors])
 
     def match_counts(self, request: RankRequest, groups: list) -> list[int]:

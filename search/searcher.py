@@ -68,6 +68,11 @@ class LocalSearcher:
         Dask has one per shard)."""
         return [rank_documents(self.segments, self.engine, request, newest=self.newest if request.recent else None)]
 
+    def doc_freqs(self, terms: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        """How many live documents have each (field, term): the same whatever the segments,
+        their deletions, or the shards (``DaskShards.doc_freqs`` adds the shards' up)."""
+        return {term: self.engine.doc_freq(*term) for term in terms}
+
     def match_counts(self, request: "RankRequest", groups: list[list[Node]]) -> list[int]:
         """How many documents the request allows that match every node of each group."""
         return count_matches(self.segments, self.engine, request, groups)

@@ -30,12 +30,13 @@ from starlette.middleware.cors import CORSMiddleware
 
 from indexer.store import default_index_dir
 from indexer.errors import ClusterUnavailable, CorruptIndex, IncompatibleIndex, NotAnIndex, QueryError, VnsearchError
-from search.api import MAX_RESULT_WINDOW, SORT_ORDERS, Index, SearchResults
+from search.api import MAX_RELATED, MAX_RESULT_WINDOW, SORT_ORDERS, Index, SearchResults
 
 # Caps on what one request may ask for: a query longer than anyone types, or a page of
 # thousands of snippets, is refused with a clear 400 rather than served slowly to everyone.
 MAX_QUERY_CHARS = 1000
 MAX_LIMIT = 100
+PAGE_RELATED = 5  # "Bài liên quan" under an article
 MAX_PAGE = MAX_RESULT_WINDOW // 10  # with the default 10 hits a page; larger pages reach the window sooner
 ENV_CORS = "VNSEARCH_CORS_ORIGINS"  # how `vnsearch serve --workers N` hands options to workers
 ENV_SCHEDULER = "VNSEARCH_SCHEDULER"
@@ -154,6 +155,13 @@ def create_app(index_dir: str | os.PathLike | None = None, cors_origins: list[st
         return _search(holder, q, limit=limit, page=page, fields=fields, require_all=all, since=since, until=until,
                        sort=sort, facets=facets, recent=recent, source=source, category=category, histogram=histogram).to_json()
 
+    # Before the article route, whose ``:path`` would take "…/related" as part of an id.
+    @app.get("/api/articles/{doc_id:path}/related", tags=["search"],
+             summary="Related coverage: other articles about what this one is about (as `vnsearch related --json`)",
+             responses={**BAD_REQUEST, **NOT_FOUND, **UNAVAILABLE})
+    def api_related(doc_id: str, limit: int = Param(5, ge=1, le=MAX_RELATED, description=f"How many, 1–{MAX_RELATED}.")) -> dict:
+        return {"id": doc_id, "related": [hit.to_json() for hit in _related(holder, doc_id, limit)]}
+
     # ``:path``: ids are often URLs or paths ("2021/12/abc"); any id opens, "/" included.
     @app.get("/api/articles/{doc_id:path}", tags=["search"], summary="One article in full (as `vnsearch inspect --json`, without title terms)",
              responses={**BAD_REQUEST, **NOT_FOUND, **UNAVAILABLE})
@@ -197,7 +205,9 @@ def create_app(index_dir: str | os.PathLike | None = None, cors_origins: list[st
     def article_page(request: Request, doc_id: str, q: str = "") -> HTMLResponse:
         article = _article(holder, doc_id, q or None)
         back = "/?" + urlencode({"q": q}) if q else "/"
-        return TEMPLATES.TemplateResponse(request, "article.html", {"request": request, "article": article, "q": q, "back": back})
+        related = _related(holder, article.hit.id, PAGE_RELATED)
+        return TEMPLATES.TemplateResponse(request, "article.html", {"request": request, "article": article, "q": q, "back": back,
+                                                                    "related": related})
 
     app.openapi = lambda: _schema_without_unused_statuses(app)
     return HeadAsGet(app)
@@ -313,6 +323,13 @@ def _article(holder: IndexHolder, doc_id: str, q: str | None):
     if article is None:
         raise ApiError(404, "not_found", f"no article with id {doc_id!r} in this index")
     return article
+
+
+def _related(holder: IndexHolder, doc_id: str, limit: int) -> list:
+    related = _call(_call(holder.get).related, doc_id, limit)
+    if related is None:
+        raise ApiError(404, "not_found", f"no article with id {doc_id!r} in this index")
+    return related
 
 
 def _call(function, *args, **kwargs):

@@ -78,7 +78,8 @@ def test_precision_benchmark_checks_phrases_short_queries_and_highlights_against
         assert measure in out, out
 
 
-def test_desk_benchmark_times_searches_with_and_without_a_timeline():
-    out = run("desk.py", "--docs", "1500", "--queries", "30")
+def test_desk_benchmark_times_the_timeline_and_judges_related_coverage():
+    out = run("desk.py", "--docs", "1500", "--queries", "30", "--articles", "30")
     assert "| archive | articles | queries | search p50 / p95 ms | with timeline p50 / p95 ms | p50 ratio |" in out
     assert "| VNTC | " in out and "| Dân trí | 2,6" in out
+    assert "| related (top 5 of 30 articles) | " in out and "| baseline: the title searched | " in out

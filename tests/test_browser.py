@@ -152,3 +152,14 @@ def test_the_timeline_is_drawn_above_the_hits_and_a_bar_narrows_the_search_to_it
     # Within one month the chart is by day.
     periods = page.locator("figure.timeline a.bar").evaluate_all("bars => bars.map(b => b.dataset.period)")
     assert periods and all(p.startswith("2021-12-") for p in periods)
+
+
+def test_the_related_list_under_an_article_opens_another_article(page, server):
+    page.goto(server + f"/articles/{SEED_ID}")
+    first = page.locator("aside.related li").first
+    assert page.locator("aside.related h2").inner_text() == "Bài liên quan"
+    other = first.get_attribute("data-id")
+    assert other and other != SEED_ID
+    first.locator("a").click()
+    page.wait_for_load_state()
+    assert page.locator("article.full").get_attribute("data-id") == other

@@ -129,6 +129,9 @@ def test_a_sharded_build_searches_as_one_index_of_the_same_articles(cluster, cor
             assert [(h.id, h.score, h.snippet.html, h.near_duplicates) for h in a] == \
                    [(h.id, h.score, h.snippet.html, h.near_duplicates) for h in b]
         assert on_cluster.read(SEED_ID).hit.title == one.read(SEED_ID).hit.title
+        # Related coverage chooses its terms by the whole index's document frequencies.
+        assert [h.id for h in on_cluster.related(SEED_ID)] == [h.id for h in sharded.related(SEED_ID)] == \
+               [h.id for h in one.related(SEED_ID)]
     assert check_index(tmp_path / "sharded").documents == 16
 
 

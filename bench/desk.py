@@ -1,5 +1,5 @@
-"""The newsroom desk's features on real archives: the timeline (matches per period) and
-related coverage.
+"""The newsroom desk's features on real archives: the timeline (matches per period), related
+coverage and completion (search as you type).
 
 For each query, the same search is answered with and without ``histogram="month"``, one
 after the other (alternating which goes first), top 10 with snippets, warm; the table gives
@@ -17,6 +17,9 @@ Related coverage (``Index.related``, top 5) for VNTC test-split articles: the sh
 related articles in the article's own category (VNTC's ten topics: a proxy for "about the same
 thing"), against the baseline the issue names, a search with the article's title alone (the
 article and its copies left out the same way); and the time of each call.
+
+Completion: what is typed on the way to each query (its first word and two or three letters
+of the second), the first time (each prefix is new: what a person typing meets) and again.
 """
 
 from __future__ import annotations
@@ -105,6 +108,31 @@ def related_rows(index: Index, articles: list[str]) -> list[str]:
             f"| baseline: the title searched | {title_same / max(title_all, 1):.3f} ({title_same:,} of {title_all:,}) | |"]
 
 
+def typed_prefixes(queries: list[str]) -> list[str]:
+    """What a person has typed on the way to each query: its first word and the first two or
+    three letters of the second ("thủ tướng" -> "thủ tư"), as typed (half without diacritics)."""
+    out = []
+    for n, query in enumerate(queries):
+        words = query.split()
+        if len(words) >= 2 and len(words[1]) >= 2:
+            out.append(f"{words[0]} {words[1][: 2 + n % 2]}")
+    return out
+
+
+def completion_row(index: Index, prefixes: list[str]) -> str:
+    first, again = [], []
+    answered = 0
+    for prefix in prefixes:
+        started = time.perf_counter()
+        answered += bool(index.complete(prefix))
+        first.append((time.perf_counter() - started) * 1000)
+        started = time.perf_counter()
+        index.complete(prefix)
+        again.append((time.perf_counter() - started) * 1000)
+    return (f"| completion ({len(prefixes)} prefixes, {answered} answered) | {statistics.median(first):.1f} / {percentile(first, 95):.1f} | "
+            f"{statistics.median(again):.1f} / {percentile(again, 95):.1f} |")
+
+
 def test_articles(count: int, seed: int, index: Index) -> list[str]:
     with gzip.open(VNTC, "rt", encoding="utf-8") as f:
         ids = [r["id"] for r in map(json.loads, f) if r.get("split") == "test"]
@@ -157,6 +185,10 @@ def main() -> None:
         print("|---|---|---|")
         for row in related_rows(index, articles):
             print(row)
+        print()
+        print("| VNTC | first time p50 / p95 ms | typed again p50 / p95 ms |")
+        print("|---|---|---|")
+        print(completion_row(index, typed_prefixes(queries)))
 
 
 if __name__ == "__main__":

@@ -122,6 +122,39 @@ class SegmentReader:
             if self._lex_check is not None and row < hi:
                 self._lex_check.check(self._lex, table[row * width + LEX], table[(row + 1) * width + LEX])
 
+    def prefixed_terms(self, field: str, prefix: str, most: int) -> list[tuple[str, int]]:
+        """The ``most`` terms of a field that start with ``prefix`` found in the most documents
+        (deleted ones included), with those counts: two binary searches bound the run of rows
+        (the dictionary is sorted by bytes) and only their table rows are read."""
+        bounds = self.fields.get(field)
+        key = prefix.encode("utf-8")
+        if bounds is None or not key:
+            return []
+        lo_answer = search_term(self._lex, self._table, self._width, bounds[0], bounds[1], key)
+        # The least byte string past every one that starts with the prefix.
+        end = key.rstrip(b"\xff")
+        end = end[:-1] + bytes([end[-1] + 1]) if end else None
+        hi_answer = search_term(self._lex, self._table, self._width, bounds[0], bounds[1], end) if end else -bounds[1] - 1
+        lo = lo_answer if lo_answer >= 0 else -lo_answer - 1
+        hi = hi_answer if hi_answer >= 0 else -hi_answer - 1
+        if self._table_check is not None or self._lex_check is not None:
+            self._check_rows(rows_searched(bounds[0], bounds[1], lo_answer) + rows_searched(bounds[0], bounds[1], hi_answer), bounds[1])
+            row_bytes = self._width * self._table.itemsize
+            if self._table_check is not None:
+                self._table_check.check(self._table_file, self._table_header + lo * row_bytes, self._table_header + (hi + 1) * row_bytes)
+        if hi <= lo:
+            return []
+        rows = np.frombuffer(self._table, dtype=self._table.format).reshape(-1, self._width)
+        dfs = rows[lo:hi, DF]
+        best = np.argsort(-dfs.astype(np.int64), kind="stable")[:most]
+        out = []
+        for row in (lo + best).tolist():
+            start, stop = int(rows[row, LEX]), int(rows[row + 1, LEX])
+            if self._lex_check is not None:
+                self._lex_check.check(self._lex, start, stop)
+            out.append((bytes(self._lex[start:stop]).decode("utf-8"), int(rows[row, DF])))
+        return out
+
     def check_dictionary(self) -> None:
         """Check the whole term dictionary against its block checksums: for what reads all of
         it (a merge, the suggester's vocabulary)."""
@@ -327,6 +360,25 @@ class SegmentSet:
         joined.live = np.concatenate([p.live for p in parts]) if parts else np.ones(0, dtype=bool)
         joined._dates = joined._signatures = None
         return joined
+
+    def doc_freq(self, field: str, text: str) -> int:
+        """Documents with the term, deleted ones included, from the dictionaries alone (no
+        postings decoded): for choosing among forms, where a deleted article's count is noise."""
+        total = 0
+        for reader in self.readers:
+            row = reader._term_row(field, text)
+            if row is not None:
+                total += int(reader._table[row * reader._width + DF])
+        return total
+
+    def prefixed_terms(self, field: str, prefix: str, most: int) -> list[tuple[str, int]]:
+        """``SegmentReader.prefixed_terms`` over every segment: the ``most`` terms with the
+        largest document counts, added up (a term may be among the best of one segment only)."""
+        counts: dict[str, int] = {}
+        for reader in self.readers:
+            for term, n in reader.prefixed_terms(field, prefix, most):
+                counts[term] = counts.get(term, 0) + n
+        return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:most]
 
     def postings(self, field: str, text: str) -> tuple[np.ndarray, np.ndarray]:
         """Global (document numbers, frequencies) of a term, deleted documents included."""

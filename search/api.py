@@ -29,6 +29,7 @@ from indexer.store import Generation, current_generation, is_sharded, open_gener
 from search.input_methods import decode_typing
 from search.query import ParsedQuery, parse_query
 from search.rank import BuiltQuery, QueryTerms, build_query
+from search.complete import Completion
 from search.related import related_query, telling_terms
 # The result objects and the searcher's request are part of this module's public face.
 from search.results import MAX_RESULT_WINDOW, SORT_ORDERS, Article, Hit, SearchResults, make_hit  # noqa: F401
@@ -38,6 +39,8 @@ from search.snippets import marked_whole
 
 SEARCHABLE_FIELDS = ("title", "body")
 MAX_RELATED = 100  # related articles a call may ask for
+MAX_COMPLETIONS = 20
+MAX_COMPLETION_CHARS = 200  # longer is pasted, not typed: nothing to complete
 
 
 @dataclass(frozen=True)
@@ -367,6 +370,18 @@ class Index:
         if refresh:
             self.refresh()
         return self._state.suggest(text)
+
+    def complete(self, text: str, limit: int = 8) -> list[Completion]:
+        """Completions of a query being typed: its last, partly typed syllable completed from
+        the index's own words, the commonest first, and the commonest one also with what most
+        often follows it ("thu tuo" -> "Thủ tướng", "Thủ tướng Phan Văn Khải"); diacritics
+        optional (``search.complete``). A text ending in a space gets the words that follow."""
+        if not 1 <= limit <= MAX_COMPLETIONS:
+            raise QueryError(f"limit must be between 1 and {MAX_COMPLETIONS}")
+        self.refresh()
+        if len(text) > MAX_COMPLETION_CHARS:
+            return []  # pasted text, not typing
+        return self._state.complete(text, limit)
 
     def _known(self, word: str) -> bool:
         """Is ``word`` (as written, diacritics and all) in the index?"""

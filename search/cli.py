@@ -468,6 +468,28 @@ def serve_command(
 # --------------------------------------------------------------------------------------------
 
 
+@app.command("complete")
+def complete_command(
+    text: str = typer.Argument(..., help='What has been typed so far, e.g. "thu tuo" (end it with a space for the next word).'),
+    index: Optional[Path] = IndexOption,
+    limit: int = typer.Option(8, "--limit", "-n", min=1, max=20, help="How many completions."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Complete a query being typed from the index's own words, diacritics optional."""
+    try:
+        with Index.open(_index_dir(index)) as ix:
+            completions = ix.complete(text, limit)
+    except VnsearchError as e:
+        _fail(e)
+    if as_json:
+        typer.echo(json.dumps({"query": text, "completions": [c.to_json() for c in completions]}, ensure_ascii=False))
+    else:
+        for completion in completions:
+            typer.echo(f"{completion.text}\t{completion.count:,}")
+    if not completions:
+        raise typer.Exit(EXIT_NO_HITS)
+
+
 @app.command("related")
 def related_command(
     doc_id: str = typer.Argument(..., metavar="ID", help="The id of an article (as in its source: file name or JSON id)."),

@@ -28,6 +28,7 @@ from indexer.schema import ID_FIELD, INDEX_FIELDS
 from indexer.store import Generation, open_generation, open_segments, read_duplicates
 from search.results import Hit, make_hit
 from search.searcher import LocalSearcher, RankedDocument, Ranked, RankRequest, newest_date, rank_documents
+from search.complete import Completion
 from search.engine import CollectionStatistics, query_terms
 from search.rank import QueryTerms
 
@@ -81,6 +82,9 @@ class ShardSearcher:
 
     def suggest(self, text: str) -> str | None:
         return self.local.suggest(text)
+
+    def complete(self, text: str, limit: int) -> list:
+        return self.local.complete(text, limit)
 
     def stored_by_id(self, doc_id: str) -> tuple[dict, dict[str, list[str]]] | None:
         return self.local.stored_by_id(doc_id)
@@ -169,6 +173,15 @@ class DaskShards:
         votes = Counter(self._all([a.suggest(text) for a in self.actors]))
         best, count = votes.most_common(1)[0]
         return best if count * 2 > len(self.actors) or (best is not None and votes[None] * 2 < len(self.actors)) else None
+
+    def complete(self, text: str, limit: int) -> list[Completion]:
+        """Every shard's completions, their article counts added up (a completion one shard
+        does not offer counts nothing there)."""
+        counts: dict[str, int] = {}
+        for part in self._all([a.complete(text, limit) for a in self.actors]):
+            for completion in part:
+                counts[completion.text] = counts.get(completion.text, 0) + completion.count
+        return [Completion(text, n) for text, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))][:limit]
 
     def stored_by_id(self, doc_id: str) -> tuple[dict, dict[str, list[str]]] | None:
         return next((found for found in self._all([a.stored_by_id(doc_id) for a in self.actors]) if found), None)

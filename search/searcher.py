@@ -21,6 +21,7 @@ from search.engine import Engine, Node
 from search.query import ParsedQuery, parse_day
 from search.rank import BuiltQuery, QueryTerms
 from search.results import Hit, make_hit
+from search.complete import Completer, Completion
 from search.suggest import Suggester
 
 FACETS = ("source", "category", "year")
@@ -45,6 +46,7 @@ class LocalSearcher:
         self.segments = segments
         self.engine = Engine(segments)
         self.suggester = Suggester(self.engine)
+        self.completer = Completer(segments, self.engine)
         self.duplicates = duplicates
 
     @property
@@ -94,6 +96,9 @@ class LocalSearcher:
 
     def suggest(self, text: str) -> str | None:
         return self.suggester.suggest(text)
+
+    def complete(self, text: str, limit: int) -> list[Completion]:
+        return self.completer.complete(text, limit)
 
     def stored_by_id(self, doc_id: str) -> tuple[dict, dict[str, list[str]]] | None:
         """(stored fields, copies table) of the article with this id or a copy of it."""

@@ -23,20 +23,22 @@ from urllib.parse import quote, urlencode
 from fastapi import FastAPI, Query as Param, Request
 from pydantic import BaseModel
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
 
 from indexer.store import default_index_dir
 from indexer.errors import ClusterUnavailable, CorruptIndex, IncompatibleIndex, NotAnIndex, QueryError, VnsearchError
-from search.api import MAX_RELATED, MAX_RESULT_WINDOW, SORT_ORDERS, Index, SearchResults
+from search.api import MAX_COMPLETIONS, MAX_RELATED, MAX_RESULT_WINDOW, SORT_ORDERS, Index, SearchResults
 
 # Caps on what one request may ask for: a query longer than anyone types, or a page of
 # thousands of snippets, is refused with a clear 400 rather than served slowly to everyone.
 MAX_QUERY_CHARS = 1000
 MAX_LIMIT = 100
 PAGE_RELATED = 5  # "Bài liên quan" under an article
+# The search box's suggestions (the page works without it).
+COMPLETE_SCRIPT = (Path(__file__).parent / "static" / "complete.js").read_text(encoding="utf-8")
 MAX_PAGE = MAX_RESULT_WINDOW // 10  # with the default 10 hits a page; larger pages reach the window sooner
 ENV_CORS = "VNSEARCH_CORS_ORIGINS"  # how `vnsearch serve --workers N` hands options to workers
 ENV_SCHEDULER = "VNSEARCH_SCHEDULER"
@@ -174,6 +176,21 @@ def create_app(index_dir: str | os.PathLike | None = None, cors_origins: list[st
         _check_query(q)
         index = _call(holder.get)
         return {"query": q, "suggestion": _call(index.suggest, q)}
+
+    @app.get("/api/complete", tags=["search"], summary="Search as you type: completions of a query being typed",
+             responses={**BAD_REQUEST, **UNAVAILABLE})
+    def api_complete(
+        q: str = Param(..., min_length=1, max_length=MAX_QUERY_CHARS,
+                       description='What has been typed so far, e.g. "thu tuo" (the last syllable may be partial).'),
+        limit: int = Param(8, ge=1, le=MAX_COMPLETIONS, description=f"How many, 1–{MAX_COMPLETIONS}."),
+    ) -> dict:
+        _check_query(q)
+        index = _call(holder.get)
+        return {"query": q, "completions": [c.to_json() for c in _call(index.complete, q, limit)]}
+
+    @app.get("/static/complete.js", include_in_schema=False)
+    def complete_script() -> Response:
+        return Response(COMPLETE_SCRIPT, media_type="text/javascript; charset=utf-8")
 
     @app.get("/api/stats", tags=["service"], summary="What is in the index (as `vnsearch stats --json`)", responses=UNAVAILABLE)
     def api_stats() -> dict:

@@ -83,3 +83,4 @@ def test_desk_benchmark_times_the_timeline_and_judges_related_coverage():
     assert "| archive | articles | queries | search p50 / p95 ms | with timeline p50 / p95 ms | p50 ratio |" in out
     assert "| VNTC | " in out and "| Dân trí | 2,6" in out
     assert "| related (top 5 of 30 articles) | " in out and "| baseline: the title searched | " in out
+    assert "| completion (" in out

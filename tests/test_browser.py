@@ -163,3 +163,11 @@ def test_the_related_list_under_an_article_opens_another_article(page, server):
     first.locator("a").click()
     page.wait_for_load_state()
     assert page.locator("article.full").get_attribute("data-id") == other
+
+
+def test_the_search_box_suggests_completions_as_you_type_without_diacritics(page, server):
+    page.goto(server + "/")
+    page.locator("input[name=q]").press_sequentially("sinh hoat chi b", delay=20)
+    page.wait_for_function("document.querySelectorAll('#completions option').length > 0", timeout=5000)
+    options = page.locator("#completions option").evaluate_all("options => options.map(o => o.value)")
+    assert options[0].lower() == "sinh hoạt chi bộ"

@@ -152,6 +152,11 @@ def test_the_timeline_is_drawn_above_the_hits_and_a_bar_narrows_the_search_to_it
     # Within one month the chart is by day.
     periods = page.locator("figure.timeline a.bar").evaluate_all("bars => bars.map(b => b.dataset.period)")
     assert periods and all(p.startswith("2021-12-") for p in periods)
+    # Searching again from the box keeps the month (a date field would have dropped it).
+    page.fill("input[name=q]", "tỉnh")
+    page.click("button[type=submit]")
+    page.wait_for_load_state()
+    assert "since=2021-12" in page.url and "until=2021-12" in page.url
 
 
 def test_the_related_list_under_an_article_opens_another_article(page, server):

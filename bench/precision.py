@@ -10,7 +10,8 @@ Every hit is checked against its stored text, the way a reader checks it:
   word as dropped; an abbreviation or an expansion ("Ủy ban nhân dân") counts as one word,
   satisfied by any of its forms whole ("UBND", and "TPHCM" for "TP.HCM");
 * a highlight: every marked span of a hit's title and snippet is an accepted form of a typed
-  word, or a part of an abbreviation's other form.
+  word (a syllable typed with diacritics in its typed form, one typed without in any), or a
+  part of an abbreviation's other form.
 
     python bench/precision.py --index DIR        # an index of VNTC (built if DIR has none)
     python bench/precision.py --docs 3000        # a sample, quick
@@ -107,12 +108,13 @@ class Reader:
 
     def highlight_ok(self, span: str, query: str) -> bool:
         """Is every syllable of a marked span an accepted form of a typed word (the typed form
-        up to tone placement and i/y with diacritics typed, the folded form without), or of
-        an abbreviation's other form?"""
-        typed = accented(query)
-        typed_forms = set(forms(syllables(query), typed))
+        up to tone placement and i/y where diacritics were typed on it, any form where not),
+        or of an abbreviation's other form?"""
+        typed = syllables(query)
+        marked = {w for w in typed if accented(w)}
+        unmarked = {w for w in typed if not accented(w)}
         other_forms = {w for other in self.other_forms(query) for w in forms(syllables(other), False)}
-        return all((w if typed else fold_diacritics(w)) in typed_forms or fold_diacritics(w) in other_forms
+        return all(w in marked or fold_diacritics(w) in unmarked or fold_diacritics(w) in other_forms
                    for w in syllables(span))
 
 

@@ -54,16 +54,20 @@ class Abbreviations:
         abbreviations of the expansions it contains ("UBND Hà Nội" -> ["Ủy ban nhân dân"])."""
         found: list[str] = []
         words = text.split()
+        typed = {_folded_key(w.strip(_PUNCTUATION)) for w in words}
         for word in words:
             entry = self._by_short.get(_folded_key(word.strip(_PUNCTUATION)))
             if entry is not None:
                 found += [e for e in entry.expansions if e not in found]
+                # And the other abbreviations of those ("TPHCM" for "TP.HCM"), as ``spans``.
+                found += [o for e in entry.expansions for o in self._shorts_of.get(_folded_terms(e), [])
+                          if o not in found and _folded_key(o) not in typed]
         terms = _folded_terms(text)
         for size in range(self._longest, 1, -1):
             for start in range(len(terms) - size + 1):
-                entry = self._by_long.get(tuple(terms[start : start + size]))
-                if entry is not None and entry.short not in found and _folded_key(entry.short) not in {_folded_key(w.strip(_PUNCTUATION)) for w in words}:
-                    found.append(entry.short)
+                for short in self._shorts_of.get(tuple(terms[start : start + size]), []):
+                    if short not in found and _folded_key(short) not in typed:
+                        found.append(short)
         return found
 
 

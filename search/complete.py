@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from indexer import schema
-from indexer.analysis import fold_keeping_offsets, normalize_term
+from indexer.analysis import fold_diacritics, fold_keeping_offsets, normalize_term
 from indexer.lru import LRUCache
 from indexer.segment import SegmentSet
 from search.engine import Engine
@@ -80,13 +80,19 @@ class Completer:
         before = syllables[-2] if len(syllables) > 1 and last.joined else None
         family = schema.folded_bigrams if before is not None else schema.folded
         prefix = f"{before.folded} {last.folded}" if before else last.folded
-        # Up to two syllables typed before the pair must stand before it in the articles read
-        # ("uy" before "ban nh": "Ủy ban nhân", not "ban nhạc").
-        context = _context(syllables[:-2] if before else syllables[:-1], 2)
+        if before is None and _marked(last):  # "lụ": the words written so, not "luật"
+            family, prefix = schema.exact, last.exact
+        # Up to two syllables typed together before the pair must stand before it in the
+        # articles read ("uy" before "ban nh": "Ủy ban nhân", not "ban nhạc"); never across
+        # punctuation ("bão. lụ" completes "lụ" alone).
+        context = _context(syllables[:-2], 2) if before is not None and before.joined else []
         head = text[: (context[0] if context else (before or last)).start]
+        # Syllables typed with diacritics must be written so where the articles are read
+        # ("bão" is not "bảo"); the partial one must begin so.
+        typed = tuple(s.exact if _marked(s) else None for s in context + ([before] if before else []) + [last])
         every = self._prefixed(family, prefix, CANDIDATES)
         found = [(term, n) for term, n in every if n >= MIN_DOCS] or every  # a small archive has only rare ones
-        usages = [self._read(family, term, tuple(s.folded for s in context)) for term, _ in found]
+        usages = [self._read(family, term, tuple(s.folded for s in context), typed) for term, _ in found]
         # One the articles read never show after what was typed is not offered; the others by
         # how many articles have them as typed.
         shown = sorted((u for u in usages if u.written is not None), key=lambda u: -u.articles)
@@ -104,7 +110,8 @@ class Completer:
         family = schema.folded_bigrams if len(pair) == 2 else schema.folded
         folded = " ".join(s.folded for s in pair)
         n = max(self.engine.postings(family(name), folded).docs.size for name in FIELDS)
-        usage = self._read(family, folded, (), sample=SAMPLE * 3)
+        typed = tuple(s.exact if _marked(s) else None for s in pair)
+        usage = self._read(family, folded, (), typed, whole=True, sample=SAMPLE * 3)
         head = text.rstrip() + " "
         return _distinct([Completion(head + " ".join(words), n) for words in usage.next_words])[:limit]
 
@@ -119,17 +126,24 @@ class Completer:
                 counts[term] = max(counts.get(term, 0), n)  # a title's words are mostly in its body too
         return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:most]
 
-    def _read(self, family, folded: str, context: tuple[str, ...], sample: int = SAMPLE) -> "_Usage":
-        key = (family(""), folded, context, sample)
-        return self._usage.get_or_compute(key, lambda: self._usage_in_documents(family, folded, context, sample))
+    def _read(self, family, folded: str, context: tuple[str, ...], typed: tuple[str | None, ...] = (),
+              whole: bool = False, sample: int = SAMPLE) -> "_Usage":
+        key = (family(""), folded, context, typed, whole, sample)
+        return self._usage.get_or_compute(key, lambda: self._usage_in_documents(family, folded, context, typed, whole, sample))
 
-    def _usage_in_documents(self, family, folded: str, context: tuple[str, ...], sample: int) -> "_Usage":
+    def _usage_in_documents(self, family, folded: str, context: tuple[str, ...], typed: tuple[str | None, ...],
+                            whole: bool, sample: int) -> "_Usage":
         """Read ``folded`` (after ``context``) where it stands in up to ``sample`` articles
-        that have it, spread over all of them."""
-        words = list(context) + folded.split(" ")
+        that have it, spread over all of them; only where each syllable typed with diacritics
+        (``typed``, by position; the last one a beginning unless ``whole``) is written so."""
         docs = self._docs(family, folded)
+        folded = fold_diacritics(folded)  # an exact-family completion is read by its letters
+        words = list(context) + folded.split(" ")
         for pair in zip(words, words[1 : len(context) + 1]):  # the articles with the context too
             docs = np.intersect1d(docs, self._docs(schema.folded_bigrams, " ".join(pair)), assume_unique=True)
+        for i, (word, form) in enumerate(zip(words, typed)):  # and with what was typed with diacritics
+            if form is not None and (whole or i < len(words) - 1 or fold_diacritics(form) == word):
+                docs = np.intersect1d(docs, self._docs(schema.exact, form), assume_unique=True)
         docs = docs.tolist()
         step = max(1, len(docs) // sample)
         pattern = re.compile(r"(?<!\w)" + r"\s+".join(map(re.escape, words)) + r"(?!\w)")
@@ -138,14 +152,14 @@ class Completer:
         read = docs[::step][:sample]
         for docnum in read:
             stored = self.segments.stored(docnum)
-            for text in (stored.get("title", ""), stored.get("body", "")):
-                match = pattern.search(fold_keeping_offsets(text))
-                if match is None:
-                    continue
-                written[" ".join(text[match.start() : match.end()].split())] += 1
-                following = _FOLLOWING.match(text, match.end())
-                continuations.append(tuple(following.group().split()) if following else ())
-                break
+            match = next((m for text in (stored.get("title", ""), stored.get("body", ""))
+                          for m in pattern.finditer(fold_keeping_offsets(text)) if _as_typed(text[m.start() : m.end()], typed, whole)
+                          and (found := text)), None)
+            if match is None:
+                continue
+            written[" ".join(found[match.start() : match.end()].split())] += 1
+            following = _FOLLOWING.match(found, match.end())
+            continuations.append(tuple(following.group().split()) if following else ())
         if not written:
             return _Usage(None, (), (), 0)
         # Articles with it as typed, estimated: those with each pair, times the share of the
@@ -157,6 +171,25 @@ class Completer:
         best_form = by_form.most_common(1)[0][0]
         shown = max((form for form in written if _canonical(form) == best_form), key=lambda f: written[f])
         return _Usage(shown, _shared_continuation(continuations), _next_word_choices(continuations), estimate)
+
+
+def _marked(s) -> bool:
+    return s.exact != s.folded
+
+
+def _as_typed(written: str, typed: tuple[str | None, ...], whole: bool) -> bool:
+    """Is each syllable of ``written`` the typed one where diacritics were typed (the last
+    only its beginning, unless ``whole``)?"""
+    words = [normalize_term(w) for w in written.split()]
+    for i, (word, form) in enumerate(zip(words, typed)):
+        if form is None:
+            continue
+        if i == len(typed) - 1 and not whole:
+            if not word.startswith(form):
+                return False
+        elif word != form:
+            return False
+    return True
 
 
 def _context(syllables, most: int) -> list:

@@ -46,9 +46,11 @@ class QueryTerms:
     # "dân" alone). Compared by exact forms, or by folded forms for runs in ``folded_runs``.
     exact_runs: set[tuple[str, ...]] = field(default_factory=set)
     folded_runs: set[tuple[str, ...]] = field(default_factory=set)
-    # True when the match set required the typed forms (a short query, --all): with
-    # diacritics typed, only those forms are marked, never a syllable with other diacritics.
+    # True when the match set required the typed forms (a short query, --all): a syllable
+    # typed with diacritics is marked only in its typed form, never with other diacritics;
+    # one typed without (``unmarked``, folded) in any form.
     strict: bool = False
+    unmarked: set[str] = field(default_factory=set)
 
     def searched_forms(self) -> set[str]:
         """Every folded syllable a highlight may cover: where a snippet looks for matches."""
@@ -205,8 +207,10 @@ def _clause_words(clause: Clause, syllables: list[Syllable], scope: _Scope, tabl
     words = []
     for start, end, members, others in groups:
         other_forms = [_form_requirement(query_syllables(o), scope.fields, fold_diacritics(o) != o) for o in others]
-        strict = _form_requirement(members, scope.fields, scope.accented)
-        loose = _form_requirement(members, scope.fields, False) if scope.accented else strict
+        # Diacritics count where they were typed: "mien trung -bão" is any "mien", any "trung".
+        marked = any(_marked(m) for m in members)
+        strict = _form_requirement(members, scope.fields, marked)
+        loose = _form_requirement(members, scope.fields, False) if marked else strict
         words.append(Word(
             clause.text[start:end],
             Sum((strict, *other_forms)) if other_forms else strict,
@@ -260,6 +264,8 @@ def _collect_terms(terms: QueryTerms, syllables: list[Syllable]) -> None:
     for s in syllables:
         terms.exact.add(s.exact)
         terms.folded.add(s.folded)
+        if not _marked(s):
+            terms.unmarked.add(s.folded)
         if s.compound:
             compound_end = s.exact
             # Its parts written apart ("TP HCM" for "TP.HCM") matched too: marked together.
@@ -332,13 +338,19 @@ def _whole_phrase_bonus(syllables, fields, weights, settings: IndexSettings) -> 
 
 def _clause_requirement(clause: Clause, syllables: list[Syllable], scope: _Scope) -> Node:
     """What a document must contain to satisfy a required (or excluded) clause."""
-    fields, accented = scope.fields, scope.accented
+    fields = scope.fields
     if clause.phrase and len(syllables) > 1:
         phrase_accented = fold_diacritics(clause.text) != clause.text
         return Sum(tuple(_exact_phrase(syllables, name, phrase_accented) for name in fields))
-    # Each syllable (a code by its parts) in the typed form, as a short query's words are.
+    # Each syllable (a code by its parts) as a short query's words are: the typed form where
+    # diacritics were typed, any form where not.
     plain = [s for s in syllables if not s.compound] or syllables
-    return AllOf(tuple(_form_requirement([s], fields, accented) for s in _distinct(plain)))
+    return AllOf(tuple(_form_requirement([s], fields, _marked(s)) for s in _distinct(plain)))
+
+
+def _marked(s: Syllable) -> bool:
+    """Was this syllable typed with a diacritic ("đ" included)?"""
+    return s.exact != s.folded
 
 
 def _exact_phrase(syllables: list[Syllable], field: str, accented: bool) -> Phrase:

@@ -30,6 +30,7 @@ INTERVALS = {"day": "D", "month": "M", "year": "Y"}
 # A timeline fills the periods between its first and last with zeros (a chart reads them as
 # gaps); past this many periods the interval is too fine for the dates matched.
 MAX_PERIODS = 5_000
+TIMELINE_TOO_LONG = "more periods than a timeline shows"
 
 # The --recent boost: score × (1 + RECENCY_WEIGHT × ½^(age / RECENCY_HALF_LIFE_DAYS)), where
 # age is counted back from the newest article in the index (not from today: an archive of 2005
@@ -373,7 +374,7 @@ def merged_timeline(parts: list[dict[str, int]], interval: str) -> Timeline:
     keys = np.array(sorted(counts), dtype=f"datetime64[{unit}]")
     span = int((keys[-1] - keys[0]).astype(np.int64)) + 1
     if span > MAX_PERIODS:
-        raise QueryError(f"the matches span {span:,} {interval}s, more than the {MAX_PERIODS:,} a timeline shows; "
+        raise QueryError(f"the matches span {span:,} {interval}s, {TIMELINE_TOO_LONG} ({MAX_PERIODS:,}); "
                          "use a coarser interval (month, year) or --since/--until")
     every = keys[0] + np.arange(span)
     return Timeline(interval, tuple((str(k), counts.get(str(k), 0)) for k in every), undated)

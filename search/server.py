@@ -30,6 +30,7 @@ from starlette.middleware.cors import CORSMiddleware
 
 from indexer.store import default_index_dir
 from indexer.errors import ClusterUnavailable, CorruptIndex, IncompatibleIndex, NotAnIndex, QueryError, VnsearchError
+from search.searcher import TIMELINE_TOO_LONG
 from search.api import MAX_COMPLETIONS, MAX_RELATED, MAX_RESULT_WINDOW, SORT_ORDERS, Index, SearchResults
 
 # Caps on what one request may ask for: a query longer than anyone types, or a page of
@@ -205,10 +206,14 @@ def create_app(index_dir: str | os.PathLike | None = None, cors_origins: list[st
         if q.strip():
             try:
                 since_, until_ = (year, year) if year else (since or None, until or None)
-                results = _search(holder, q, limit=10, page=page, fields="title,body", require_all=False,
-                                  since=since_, until=until_, sort=sort, facets=True, recent=False,
-                                  source=source or None, category=category or None,
-                                  histogram=_page_interval(since_, until_))
+                options = dict(limit=10, page=page, fields="title,body", require_all=False, since=since_, until=until_,
+                               sort=sort, facets=True, recent=False, source=source or None, category=category or None)
+                try:
+                    results = _search(holder, q, **options, histogram=_page_interval(since_, until_))
+                except ApiError as e:
+                    if e.code != "bad_query" or TIMELINE_TOO_LONG not in e.message:
+                        raise
+                    results = _search(holder, q, **options)  # dates too spread for one chart: the hits alone
                 context["results"] = results
                 context["bars"] = timeline_bars(results.timeline)
             except ApiError as e:

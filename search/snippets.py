@@ -92,9 +92,10 @@ def _matches(syllables: "_Syllables", terms: QueryTerms) -> list[bool]:
         for k in at:
             hits[k] = folds[k] in terms.folded
     elif terms.strict:
-        # The match set required the typed forms: only they matched ("bão" is not "báo").
+        # The match set required the typed forms: only they matched ("bão" is not "báo"), and
+        # any form of a syllable typed without diacritics.
         for k in at:
-            hits[k] = forms[k] in terms.exact
+            hits[k] = forms[k] in terms.exact or folds[k] in terms.unmarked
     else:
         # Pasted text ranks documents with other diacritics too: a folded-only match ("hóa"
         # for "hòa") is highlighted only for query syllables that have no exact match in this

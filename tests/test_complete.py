@@ -99,3 +99,13 @@ def test_on_vntc_thu_tuo_is_thu_tuong_and_hinh_su_is_completed_without_diacritic
         assert texts(index.complete("thu tuo"))[0] == "Thủ tướng"
         assert texts(index.complete("tham nh"))[0] == "tham nhũng"
         assert texts(index.complete("Ha N"))[0] == "Hà Nội"
+
+
+def test_a_syllable_typed_with_diacritics_is_completed_only_as_typed(typed):
+    assert all(t.lower().startswith("thủ") for t in texts(typed.complete("thủ")))
+    assert "thu hoạch" not in [t.lower() for t in texts(typed.complete("thủ"))]
+
+
+def test_what_stands_before_punctuation_is_not_a_context(typed):
+    completions = texts(typed.complete("giá lúa. thu ho"))
+    assert completions and completions[0] == "giá lúa. thu hoạch"

@@ -193,3 +193,17 @@ def test_did_you_mean_is_asked_only_when_a_correction_can_change_something(news,
     news.search("lũ quét Lào Cai")  # six articles have every word
     news.search("lũ quét xyzq")  # a word dropped
     assert asked == ["bão lũ", "lũ quét xyzq"]
+
+
+def test_diacritics_count_where_they_were_typed_not_on_every_word_of_the_query(news):
+    # "bao" typed without diacritics beside "lũ" with them: any "bao", the storms included.
+    assert {"bao-mien-trung", "bao-lu-nghe-an"} <= set(ids(news.search("bao lũ")))
+    # An exclusion typed without diacritics excludes every form.
+    assert "bao-lu-nghe-an" not in ids(news.search("Nghệ An -lu"))
+
+
+def test_total_facets_and_date_order_count_the_same_articles_for_an_abbreviation(news):
+    for query in ("Thành phố Hồ Chí Minh", "TP.HCM", "UBND TP.HCM"):
+        by_relevance, with_facets = news.search(query), news.search(query, facets=True)
+        by_date = news.search(query, sort="date", limit=50)
+        assert by_relevance.total == with_facets.total == by_date.total == len(by_date.hits)

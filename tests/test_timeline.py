@@ -99,3 +99,16 @@ def test_the_api_counts_per_period_and_the_page_charts_it_with_bars_that_narrow_
     assert 'data-period="2020-10-19"' in narrowed  # within one month, by day
     hits = [line for line in narrowed.split('class="hit" data-id="')[1:]]
     assert sorted(hit.split('"')[0] for hit in hits) == ["lu-1", "lu-2", "lu-3"]  # October's, nothing else
+
+
+def test_an_article_dated_in_year_one_leaves_the_page_without_a_chart_not_without_hits(tmp_path):
+    with open(tmp_path / "news.jsonl", "w", encoding="utf-8") as f:
+        for doc_id, title, body, date in ARTICLES[:3] + [("co", "Lũ thời cổ", "Một trận lũ trong truyền thuyết.", "0001-01-01")]:
+            f.write(json.dumps({"id": doc_id, "title": title, "body": body, "date": date}, ensure_ascii=False) + "\n")
+    build_index([tmp_path / "news.jsonl"], tmp_path / "ix")
+    with Index.open(tmp_path / "ix") as index:
+        with pytest.raises(QueryError, match="more periods than a timeline shows"):
+            index.search("lũ", histogram="month")  # asked for: a clear error
+        assert len(index.search("lũ", histogram="year").timeline.periods) == 2020  # 0001 to 2020
+    page = TestClient(create_app(tmp_path / "ix")).get("/", params={"q": "lũ"})
+    assert page.status_code == 200 and 'class="hit"' in page.text and "<figure" not in page.text

@@ -39,6 +39,7 @@ SAMPLE = 8  # articles read to see how a completion is written and what follows 
 # A longer completion is offered while at least this share of the articles read go on the same way.
 CONTINUE_SHARE = 0.4
 LONGEST_CONTINUATION = 3
+DOCUMENTS_CACHE_BYTES = 64 * 2**20
 _FOLLOWING = re.compile(r"(?:[ \t]+[^\W_]+){1,%d}" % LONGEST_CONTINUATION)
 
 
@@ -68,6 +69,7 @@ class Completer:
         self.segments = segments
         self.engine = engine
         self._usage: LRUCache[_Usage] = LRUCache(20_000)
+        self._documents: LRUCache[np.ndarray] = LRUCache(1_000, lambda docs: docs.nbytes, DOCUMENTS_CACHE_BYTES)
 
     def complete(self, text: str, limit: int = CANDIDATES) -> list[Completion]:
         """Completions of ``text`` (a query being typed), the commonest first."""
@@ -115,9 +117,11 @@ class Completer:
         head = text.rstrip() + " "
         return _distinct([Completion(head + " ".join(words), n) for words in usage.next_words])[:limit]
 
-    def _docs(self, family, folded: str) -> np.ndarray:
-        """Live documents with the folded term in the title or the body, in order."""
-        return np.union1d(*(self.engine.postings(family(name), folded).docs for name in FIELDS))
+    def _docs(self, family, term: str) -> np.ndarray:
+        """Live documents with the term in the title or the body, in order (kept: the words
+        typed before are looked up again for every completion and keystroke)."""
+        return self._documents.get_or_compute(
+            (family(""), term), lambda: np.union1d(*(self.engine.postings(family(name), term).docs for name in FIELDS)))
 
     def _prefixed(self, family, prefix: str, most: int) -> list[tuple[str, int]]:
         counts: dict[str, int] = {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -31,6 +32,15 @@ def corpus_index_dir(tmp_path_factory) -> Path:
 def corpus_index(corpus_index_dir) -> Index:
     with Index.open(corpus_index_dir) as index:
         yield index
+
+
+def index_of_records(folder: Path, records: list[dict]) -> Path:
+    """An index (``folder/ix``) of these articles, written as a JSON Lines feed first."""
+    folder.mkdir(parents=True, exist_ok=True)
+    feed = folder / "news.jsonl"
+    feed.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+    build_index([feed], folder / "ix")
+    return folder / "ix"
 
 
 def write_page(folder: Path, name: str, text: str, encoding: str = "utf-8") -> Path:

@@ -18,7 +18,7 @@ from indexer.errors import QueryError
 from search import Index
 from search.cli import app
 from search.server import create_app
-from tests.conftest import SHARED, requires_shared
+from tests.conftest import SHARED, index_of_records, requires_shared
 
 # The Prime Minister written the ways news writes him, and words that share letters with the
 # ones typed: "thu" (autumn, to collect), "tuổi" (age), "tương" (future, mutual).
@@ -34,12 +34,8 @@ ARTICLES = [
 
 @pytest.fixture(scope="module")
 def typed_dir(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("complete")
-    with open(folder / "news.jsonl", "w", encoding="utf-8") as f:
-        for doc_id, title, body in ARTICLES:
-            f.write(json.dumps({"id": doc_id, "title": title, "body": body}, ensure_ascii=False) + "\n")
-    build_index([folder / "news.jsonl"], folder / "ix")
-    return folder / "ix"
+    records = [{"id": doc_id, "title": title, "body": body} for doc_id, title, body in ARTICLES]
+    return index_of_records(tmp_path_factory.mktemp("complete"), records)
 
 
 @pytest.fixture(scope="module")

@@ -15,12 +15,11 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from indexer import build_index
 from search import Index
 from search.cli import app
 from search.searcher import RELAX_BELOW
 from search.server import create_app
-from tests.conftest import ids
+from tests.conftest import ids, index_of_records
 
 ARTICLES = [
     # Storms and floods, and what only looks like them without diacritics.
@@ -47,12 +46,8 @@ ARTICLES += [(f"hom-nay-{n}", f"Tin vắn số {n}", f"Hôm nay trời nắng, g
 
 @pytest.fixture(scope="module")
 def news_dir(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("match-sets")
-    feed = folder / "news.jsonl"
-    feed.write_text("".join(json.dumps({"id": i, "title": t, "body": b, "date": d, "source": "VNE"}, ensure_ascii=False) + "\n"
-                            for i, t, b, d in ARTICLES), encoding="utf-8")
-    build_index([feed], folder / "ix")
-    return folder / "ix"
+    records = [{"id": i, "title": t, "body": b, "date": d, "source": "VNE"} for i, t, b, d in ARTICLES]
+    return index_of_records(tmp_path_factory.mktemp("match-sets"), records)
 
 
 @pytest.fixture(scope="module")

@@ -10,12 +10,12 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from indexer import build_index
 from indexer.errors import QueryError
 from search import Index
 from search.cli import app
 from search.related import telling_terms
 from search.server import create_app
+from tests.conftest import index_of_records
 
 FLOOD = ("Mưa lớn kéo dài nhiều ngày gây lũ quét và sạt lở đất ở các huyện miền núi tỉnh Quảng Bình. "
          "Lũ quét cuốn trôi nhiều nhà dân, chia cắt các xã vùng cao; lực lượng cứu hộ đã sơ tán hàng trăm hộ "
@@ -45,15 +45,10 @@ ARTICLES += [(f"cho-{n}", f"Chợ {market} ngày {n}", f"Giá rau xanh ở chợ
 
 @pytest.fixture(scope="module")
 def desk_dir(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("related")
-    with open(folder / "news.jsonl", "w", encoding="utf-8") as f:
-        for doc_id, title, body in ARTICLES:
-            f.write(json.dumps({"id": doc_id, "title": title, "body": body, "source": "VNE"}, ensure_ascii=False) + "\n")
-        # An exact copy under another id: merged into the article when indexing.
-        f.write(json.dumps({"id": "lu-quang-binh-ban-sao", "title": ARTICLES[0][1], "body": FLOOD, "source": "TTO"},
-                           ensure_ascii=False) + "\n")
-    build_index([folder / "news.jsonl"], folder / "ix")
-    return folder / "ix"
+    records = [{"id": doc_id, "title": title, "body": body, "source": "VNE"} for doc_id, title, body in ARTICLES]
+    # An exact copy under another id: merged into the article when indexing.
+    records.append({"id": "lu-quang-binh-ban-sao", "title": ARTICLES[0][1], "body": FLOOD, "source": "TTO"})
+    return index_of_records(tmp_path_factory.mktemp("related"), records)
 
 
 @pytest.fixture(scope="module")

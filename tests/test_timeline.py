@@ -10,11 +10,11 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from indexer import build_index
 from indexer.errors import QueryError
 from search import Index, Query
 from search.cli import app
 from search.server import create_app
+from tests.conftest import index_of_records
 
 # Flood coverage over a season: three in October 2020, none in November, two in December, one
 # in January 2021, and one without a date; and an article about something else.
@@ -30,17 +30,14 @@ ARTICLES = [
 ]
 
 
+def records(articles) -> list[dict]:
+    return [{"id": doc_id, "title": title, "body": body, "source": "VNE", **({"date": date} if date else {})}
+            for doc_id, title, body, date in articles]
+
+
 @pytest.fixture(scope="module")
 def floods_dir(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("timeline")
-    with open(folder / "news.jsonl", "w", encoding="utf-8") as f:
-        for doc_id, title, body, date in ARTICLES:
-            record = {"id": doc_id, "title": title, "body": body, "source": "VNE"}
-            if date:
-                record["date"] = date
-            f.write(json.dumps(record, ensure_ascii=False) + "\n")
-    build_index([folder / "news.jsonl"], folder / "ix")
-    return folder / "ix"
+    return index_of_records(tmp_path_factory.mktemp("timeline"), records(ARTICLES))
 
 
 @pytest.fixture(scope="module")
@@ -102,13 +99,10 @@ def test_the_api_counts_per_period_and_the_page_charts_it_with_bars_that_narrow_
 
 
 def test_an_article_dated_in_year_one_leaves_the_page_without_a_chart_not_without_hits(tmp_path):
-    with open(tmp_path / "news.jsonl", "w", encoding="utf-8") as f:
-        for doc_id, title, body, date in ARTICLES[:3] + [("co", "Lũ thời cổ", "Một trận lũ trong truyền thuyết.", "0001-01-01")]:
-            f.write(json.dumps({"id": doc_id, "title": title, "body": body, "date": date}, ensure_ascii=False) + "\n")
-    build_index([tmp_path / "news.jsonl"], tmp_path / "ix")
-    with Index.open(tmp_path / "ix") as index:
+    ix = index_of_records(tmp_path, records(ARTICLES[:3] + [("co", "Lũ thời cổ", "Một trận lũ trong truyền thuyết.", "0001-01-01")]))
+    with Index.open(ix) as index:
         with pytest.raises(QueryError, match="more periods than a timeline shows"):
             index.search("lũ", histogram="month")  # asked for: a clear error
         assert len(index.search("lũ", histogram="year").timeline.periods) == 2020  # 0001 to 2020
-    page = TestClient(create_app(tmp_path / "ix")).get("/", params={"q": "lũ"})
+    page = TestClient(create_app(ix)).get("/", params={"q": "lũ"})
     assert page.status_code == 200 and 'class="hit"' in page.text and "<figure" not in page.text

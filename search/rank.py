@@ -29,6 +29,8 @@ from search.headline_evidence import HeadlineEvidence, default_headline_evidence
 from search.query import Clause, ParsedQuery
 
 _ANALYZER = exact_analyzer()
+# Marks a word of a highlighted run (``QueryTerms.exact_runs``) that follows punctuation.
+AFTER_BREAK = "\x01"
 
 
 @dataclass
@@ -54,7 +56,7 @@ class QueryTerms:
 
     def searched_forms(self) -> set[str]:
         """Every folded syllable a highlight may cover: where a snippet looks for matches."""
-        return self.folded | {fold_diacritics(w) for run in self.exact_runs | self.folded_runs for w in run}
+        return self.folded | {fold_diacritics(w.lstrip(AFTER_BREAK)) for run in self.exact_runs | self.folded_runs for w in run}
 
 
 @dataclass(frozen=True)
@@ -250,10 +252,13 @@ def _collect_phrase(terms: QueryTerms, syllables: list[Syllable], accented: bool
     plain = [s for s in syllables if not s.compound]
     if len(plain) < 2:
         _collect_terms(terms, syllables)
-    elif accented:
-        terms.exact_runs.add(tuple(s.exact for s in plain))
+        return
+    # A syllable typed after punctuation ('"bão, lụt"') stands after punctuation in the text.
+    breaks = [AFTER_BREAK if i and not s.joined else "" for i, s in enumerate(plain)]
+    if accented:
+        terms.exact_runs.add(tuple(b + s.exact for b, s in zip(breaks, plain)))
     else:
-        terms.folded_runs.add(tuple(s.folded for s in plain))
+        terms.folded_runs.add(tuple(b + s.folded for b, s in zip(breaks, plain)))
 
 
 def _collect_terms(terms: QueryTerms, syllables: list[Syllable]) -> None:

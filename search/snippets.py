@@ -38,7 +38,7 @@ from indexer.analysis import (
 )
 from indexer.phonology import folding_code_table
 from search import _text  # compiled by pip install; no slow fallback (README "Design notes")
-from search.rank import QueryTerms
+from search.rank import AFTER_BREAK, QueryTerms
 
 ANSI_HIGHLIGHT = ("\x1b[1;33m", "\x1b[0m")
 
@@ -109,7 +109,8 @@ def _matches(syllables: "_Syllables", terms: QueryTerms) -> list[bool]:
 
 def _mark_runs(syllables: "_Syllables", terms: QueryTerms, hits: list[bool]) -> None:
     """Mark the runs of syllables that stand whole in the text (quoted phrases, abbreviations'
-    other forms): each syllable in order, nothing but a space or a joiner between them."""
+    other forms): each syllable in order, with punctuation between two of them exactly where
+    the run has it (``AFTER_BREAK``) and only a space or a joiner elsewhere."""
     runs = [(run, syllables.forms) for run in terms.exact_runs] + [(run, syllables.folds) for run in terms.folded_runs]
     if not runs:
         return
@@ -118,7 +119,9 @@ def _mark_runs(syllables: "_Syllables", terms: QueryTerms, hits: list[bool]) -> 
     for k in at:
         for run, seen in runs:
             n = len(run)
-            if seen[k] == run[0] and k + n <= size and all(seen[k + i] == run[i] and joined[k + i] for i in range(1, n)):
+            if seen[k] == run[0] and k + n <= size and all(
+                    seen[k + i] == run[i].lstrip(AFTER_BREAK) and joined[k + i] != run[i].startswith(AFTER_BREAK)
+                    for i in range(1, n)):
                 hits[k : k + n] = [True] * n
 
 

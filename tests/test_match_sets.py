@@ -202,3 +202,10 @@ def test_total_facets_and_date_order_count_the_same_articles_for_an_abbreviation
         by_relevance, with_facets = news.search(query), news.search(query, facets=True)
         by_date = news.search(query, sort="date", limit=50)
         assert by_relevance.total == with_facets.total == by_date.total == len(by_date.hits)
+
+
+def test_a_quoted_phrase_across_punctuation_is_highlighted_where_it_stands_so(news):
+    results = news.search('"bão, lũ"')
+    assert ids(results) == ["bao-lu-nghe-an"]  # "Sau bão, lũ dâng cao", not the title's "bão lũ"
+    hit = results.hits[0]
+    assert hit.snippet.marked == ["bão", "lũ"] and hit.title_marked.marked == []

@@ -99,16 +99,21 @@ class SegmentReader:
         key = text.encode("utf-8")
         if find is not find_term:  # a reference implementation (the oracle of the tests)
             return find(self._lex, self._table, self._width, bounds[0], bounds[1], key)
+        answer = self._search(bounds, key)
+        return answer if answer >= 0 else None
+
+    def _search(self, bounds: list[int], key: bytes) -> int:
+        """``codec.search_term`` over a field's rows, on checked bytes only: found, the row
+        holds the key's bytes, whatever rows led there; not found, every row compared must be
+        sound, or a damaged one could have hidden the term."""
         try:
             answer = search_term(self._lex, self._table, self._width, bounds[0], bounds[1], key)
         except ValueError:
             self.check_dictionary()  # offsets out of bounds: a damaged dictionary is named
             raise
         if self._table_check is not None or self._lex_check is not None:
-            # Found: its row holds the key's bytes, whatever rows led there. Not found: every
-            # row compared must be sound, or a damaged one could have hidden the term.
             self._check_rows([answer] if answer >= 0 else rows_searched(bounds[0], bounds[1], answer), bounds[1])
-        return answer if answer >= 0 else None
+        return answer
 
     def _check_rows(self, rows: list[int], hi: int) -> None:
         """Check the blocks of these dictionary rows: each row and the next one's LEX (its end),
@@ -130,18 +135,16 @@ class SegmentReader:
         key = prefix.encode("utf-8")
         if bounds is None or not key:
             return []
-        lo_answer = search_term(self._lex, self._table, self._width, bounds[0], bounds[1], key)
+        lo_answer = self._search(bounds, key)
         # The least byte string past every one that starts with the prefix.
         end = key.rstrip(b"\xff")
         end = end[:-1] + bytes([end[-1] + 1]) if end else None
-        hi_answer = search_term(self._lex, self._table, self._width, bounds[0], bounds[1], end) if end else -bounds[1] - 1
+        hi_answer = self._search(bounds, end) if end else -bounds[1] - 1
         lo = lo_answer if lo_answer >= 0 else -lo_answer - 1
         hi = hi_answer if hi_answer >= 0 else -hi_answer - 1
-        if self._table_check is not None or self._lex_check is not None:
-            self._check_rows(rows_searched(bounds[0], bounds[1], lo_answer) + rows_searched(bounds[0], bounds[1], hi_answer), bounds[1])
+        if self._table_check is not None:  # the rows of the run, whose counts are compared
             row_bytes = self._width * self._table.itemsize
-            if self._table_check is not None:
-                self._table_check.check(self._table_file, self._table_header + lo * row_bytes, self._table_header + (hi + 1) * row_bytes)
+            self._table_check.check(self._table_file, self._table_header + lo * row_bytes, self._table_header + (hi + 1) * row_bytes)
         if hi <= lo:
             return []
         rows = np.frombuffer(self._table, dtype=self._table.format).reshape(-1, self._width)
@@ -360,16 +363,6 @@ class SegmentSet:
         joined.live = np.concatenate([p.live for p in parts]) if parts else np.ones(0, dtype=bool)
         joined._dates = joined._signatures = None
         return joined
-
-    def doc_freq(self, field: str, text: str) -> int:
-        """Documents with the term, deleted ones included, from the dictionaries alone (no
-        postings decoded): for choosing among forms, where a deleted article's count is noise."""
-        total = 0
-        for reader in self.readers:
-            row = reader._term_row(field, text)
-            if row is not None:
-                total += int(reader._table[row * reader._width + DF])
-        return total
 
     def prefixed_terms(self, field: str, prefix: str, most: int) -> list[tuple[str, int]]:
         """``SegmentReader.prefixed_terms`` over every segment: the ``most`` terms with the

@@ -30,7 +30,7 @@ from indexer.analysis import fold_diacritics, fold_keeping_offsets, normalize_te
 from indexer.lru import LRUCache
 from indexer.segment import SegmentSet
 from search.engine import Engine
-from search.rank import query_syllables
+from search.rank import query_syllables, typed_with_diacritics
 
 FIELDS = ("title", "body")
 CANDIDATES = 8  # completions of the partial syllable offered at most
@@ -82,7 +82,7 @@ class Completer:
         before = syllables[-2] if len(syllables) > 1 and last.joined else None
         family = schema.folded_bigrams if before is not None else schema.folded
         prefix = f"{before.folded} {last.folded}" if before else last.folded
-        if before is None and _marked(last):  # "lụ": the words written so, not "luật"
+        if before is None and typed_with_diacritics(last):  # "lụ": the words written so, not "luật"
             family, prefix = schema.exact, last.exact
         # Up to two syllables typed together before the pair must stand before it in the
         # articles read ("uy" before "ban nh": "Ủy ban nhân", not "ban nhạc"); never across
@@ -91,7 +91,7 @@ class Completer:
         head = text[: (context[0] if context else (before or last)).start]
         # Syllables typed with diacritics must be written so where the articles are read
         # ("bão" is not "bảo"); the partial one must begin so.
-        typed = tuple(s.exact if _marked(s) else None for s in context + ([before] if before else []) + [last])
+        typed = tuple(s.exact if typed_with_diacritics(s) else None for s in context + ([before] if before else []) + [last])
         every = self._prefixed(family, prefix, CANDIDATES)
         found = [(term, n) for term, n in every if n >= MIN_DOCS] or every  # a small archive has only rare ones
         usages = [self._read(family, term, tuple(s.folded for s in context), typed) for term, _ in found]
@@ -112,7 +112,7 @@ class Completer:
         family = schema.folded_bigrams if len(pair) == 2 else schema.folded
         folded = " ".join(s.folded for s in pair)
         n = max(self.engine.postings(family(name), folded).docs.size for name in FIELDS)
-        typed = tuple(s.exact if _marked(s) else None for s in pair)
+        typed = tuple(s.exact if typed_with_diacritics(s) else None for s in pair)
         usage = self._read(family, folded, (), typed, whole=True, sample=SAMPLE * 3)
         head = text.rstrip() + " "
         return _distinct([Completion(head + " ".join(words), n) for words in usage.next_words])[:limit]
@@ -156,13 +156,12 @@ class Completer:
         read = docs[::step][:sample]
         for docnum in read:
             stored = self.segments.stored(docnum)
-            match = next((m for text in (stored.get("title", ""), stored.get("body", ""))
-                          for m in pattern.finditer(fold_keeping_offsets(text)) if _as_typed(text[m.start() : m.end()], typed, whole)
-                          and (found := text)), None)
-            if match is None:
+            found = _first_as_typed((stored.get("title", ""), stored.get("body", "")), pattern, typed, whole)
+            if found is None:
                 continue
-            written[" ".join(found[match.start() : match.end()].split())] += 1
-            following = _FOLLOWING.match(found, match.end())
+            text, match = found
+            written[" ".join(text[match.start() : match.end()].split())] += 1
+            following = _FOLLOWING.match(text, match.end())
             continuations.append(tuple(following.group().split()) if following else ())
         if not written:
             return _Usage(None, (), (), 0)
@@ -177,8 +176,14 @@ class Completer:
         return _Usage(shown, _shared_continuation(continuations), _next_word_choices(continuations), estimate)
 
 
-def _marked(s) -> bool:
-    return s.exact != s.folded
+def _first_as_typed(texts, pattern: re.Pattern, typed: tuple[str | None, ...], whole: bool):
+    """(text, match) of the first place in ``texts`` where ``pattern`` (folded letters) stands
+    written as typed, or None."""
+    for text in texts:
+        for match in pattern.finditer(fold_keeping_offsets(text)):
+            if _as_typed(text[match.start() : match.end()], typed, whole):
+                return text, match
+    return None
 
 
 def _as_typed(written: str, typed: tuple[str | None, ...], whole: bool) -> bool:

@@ -210,7 +210,7 @@ def _clause_words(clause: Clause, syllables: list[Syllable], scope: _Scope, tabl
     for start, end, members, others in groups:
         other_forms = [_form_requirement(query_syllables(o), scope.fields, fold_diacritics(o) != o) for o in others]
         # Diacritics count where they were typed: "mien trung -bão" is any "mien", any "trung".
-        marked = any(_marked(m) for m in members)
+        marked = any(typed_with_diacritics(m) for m in members)
         strict = _form_requirement(members, scope.fields, marked)
         loose = _form_requirement(members, scope.fields, False) if marked else strict
         words.append(Word(
@@ -269,7 +269,7 @@ def _collect_terms(terms: QueryTerms, syllables: list[Syllable]) -> None:
     for s in syllables:
         terms.exact.add(s.exact)
         terms.folded.add(s.folded)
-        if not _marked(s):
+        if not typed_with_diacritics(s):
             terms.unmarked.add(s.folded)
         if s.compound:
             compound_end = s.exact
@@ -350,10 +350,10 @@ def _clause_requirement(clause: Clause, syllables: list[Syllable], scope: _Scope
     # Each syllable (a code by its parts) as a short query's words are: the typed form where
     # diacritics were typed, any form where not.
     plain = [s for s in syllables if not s.compound] or syllables
-    return AllOf(tuple(_form_requirement([s], fields, _marked(s)) for s in _distinct(plain)))
+    return AllOf(tuple(_form_requirement([s], fields, typed_with_diacritics(s)) for s in _distinct(plain)))
 
 
-def _marked(s: Syllable) -> bool:
+def typed_with_diacritics(s: Syllable) -> bool:
     """Was this syllable typed with a diacritic ("đ" included)?"""
     return s.exact != s.folded
 
